@@ -1,0 +1,290 @@
+"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo.
+
+Exit status: 0 when the command ran (a poll whose sources failed still ran),
+2 for a bad configuration or bad arguments, 1 when the database is unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from .config import Config, config_path, database_url, load_config
+from .db import make_engine
+from .errors import ConfigError, QueryError, StorageError
+from .filters import parse_filter
+from .opml import read_opml, write_opml
+from .poller import Poller, SourceOutcome
+from .store.slices import select_slice, source_rows
+from .store.sources import add_sources
+
+log = logging.getLogger("aggregator")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"aggregator: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except QueryError as exc:
+        print(f"aggregator: bad parameter {exc.param}: {exc.message}", file=sys.stderr)
+        return 2
+    except StorageError as exc:
+        print(f"aggregator: storage error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aggregator", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="feeds.toml (default: $AGGREGATOR_CONFIG or feeds/feeds.toml)")
+    parser.add_argument("--db", help="database URL (default: $AGGREGATOR_DB or sqlite:///aggregator.db)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    poll = sub.add_parser("poll", help="poll the sources that are due (for cron)")
+    poll.add_argument("--force", action="store_true", help="poll every source now")
+    poll.add_argument("--loop", action="store_true", help="keep polling as sources come due (daemon)")
+    poll.add_argument("--quiet", action="store_true", help="print only the summary and errors")
+    poll.set_defaults(func=cmd_poll)
+
+    sources = sub.add_parser("sources", help="list sources with their health")
+    sources.add_argument("--json", action="store_true")
+    sources.set_defaults(func=cmd_sources)
+
+    items = sub.add_parser("items", help="list items matching filters (same vocabulary as the feeds)")
+    for name in ("tag", "any-tag", "not-tag", "source"):
+        items.add_argument(f"--{name}", action="append", default=[])
+    for name in ("site", "q", "since", "until", "min-bookmarks", "limit"):
+        items.add_argument(f"--{name}")
+    items.add_argument("--json", action="store_true")
+    items.set_defaults(func=cmd_items)
+
+    imp = sub.add_parser("import-opml", help="add the subscriptions of an OPML file")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(func=cmd_import_opml)
+    exp = sub.add_parser("export-opml", help="write every source as OPML")
+    exp.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    exp.set_defaults(func=cmd_export_opml)
+
+    serve = sub.add_parser("serve", help="serve the republished feeds over HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="offline demo: ingest the bundled samples, then serve")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--samples-port", type=int, default=8001)
+    demo.add_argument("--no-serve", action="store_true", help="ingest and exit")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def open_config(args: argparse.Namespace) -> Config:
+    return load_config(config_path(args.config))
+
+
+def open_engine(args: argparse.Namespace) -> Engine:
+    return make_engine(database_url(args.db))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- poll ---------------------------------------------------------------------------------------
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    config = open_config(args)
+    engine = open_engine(args)
+    printer = OutcomePrinter(quiet=args.quiet)
+    poller = Poller(engine, config, on_outcome=printer)
+    if args.loop:
+        return asyncio.run(_loop(poller))
+    report = asyncio.run(poller.run_once(force=args.force))
+    printer.finish()
+    print(report.summary())
+    return 0
+
+
+async def _loop(poller: Poller) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print("polling as sources come due; SIGTERM or Ctrl-C stops", flush=True)
+    reports = await poller.run_loop(stop)
+    print(f"stopped after {len(reports)} passes", flush=True)
+    return 0
+
+
+class OutcomePrinter:
+    """One line per source; a progress line on a terminal."""
+
+    def __init__(self, *, quiet: bool = False, stream: Any = None) -> None:
+        self.quiet = quiet
+        self.stream = stream or sys.stdout
+        self.tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        self.done = 0
+
+    def __call__(self, outcome: SourceOutcome) -> None:
+        self.done += 1
+        if self.tty:
+            print("\r\x1b[K", end="", file=sys.stderr)
+        if not self.quiet or outcome.status in ("error", "gone"):
+            print(format_outcome(outcome), file=self.stream, flush=True)
+        if self.tty:
+            print(f"[{self.done} sources done] {outcome.label[:50]}", end="", file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if self.tty and self.done:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+
+
+def format_outcome(o: SourceOutcome) -> str:
+    if o.status in ("error", "gone"):
+        detail = f"{o.status} [{o.category}] {o.message}"
+    elif o.status in ("new", "updated"):
+        detail = f"{o.status}: {o.new} new, {o.updated} updated"
+    else:
+        detail = o.status.replace("_", " ")
+    return f"{o.label}: {detail} ({o.elapsed * 1000:.0f} ms)"
+
+
+# -- sources / items ----------------------------------------------------------------------------
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    with engine.connect() as conn:
+        rows = source_rows(conn)
+    if args.json:
+        print(json.dumps([_jsonable(r) for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("no sources yet: run `aggregator poll` (sources come from feeds.toml)")
+    for r in rows:
+        state = (
+            "disabled"
+            if not r["enabled"]
+            else "gone (410)"
+            if r["gone"]
+            else r["last_status"] or "never polled"
+        )
+        nxt = r["next_poll_at"].strftime("%Y-%m-%d %H:%M") if r["next_poll_at"] else "-"
+        print(f"[{r['id']}] {r['title'] or r['feed_title'] or r['url']}  ({r['kind']})")
+        print(f"     {r['url']}")
+        print(f"     items {r['items']}  status {state}  next poll {nxt}")
+        if r["last_error"]:
+            print(
+                f"     last error [{r['error_category']}] {r['last_error']}"
+                f"  ({r['consecutive_errors']} in a row)"
+            )
+    return 0
+
+
+def cmd_items(args: argparse.Namespace) -> int:
+    config = open_config(args)
+    params: dict[str, Any] = {}
+    for name in ("tag", "any_tag", "not_tag", "source"):
+        if getattr(args, name):
+            params[name] = getattr(args, name)
+    for name in ("site", "q", "since", "until", "min_bookmarks", "limit"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    flt = parse_filter(params, aliases=config.aliases, now=now())
+    engine = open_engine(args)
+    with engine.connect() as conn:
+        items = select_slice(conn, flt)
+    if args.json:
+        print(json.dumps([_jsonable(i.__dict__) for i in items], ensure_ascii=False, indent=2, default=str))
+        return 0
+    for item in items:
+        count = f" [{item.bookmark_count} users]" if item.bookmark_count is not None else ""
+        print(f"{item.published:%Y-%m-%d}  {item.title}{count}")
+        print(f"            {item.link or item.key}")
+        if item.tags:
+            print(f"            tags: {', '.join(item.tags)}")
+    print(f"{len(items)} items ({flt.describe()})")
+    return 0
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+# -- OPML ---------------------------------------------------------------------------------------
+
+
+def cmd_import_opml(args: argparse.Namespace) -> int:
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{args.file}: cannot read: {exc}") from exc
+    sources = read_opml(data, str(args.file))
+    engine = open_engine(args)
+    with engine.begin() as conn:
+        added = add_sources(conn, sources, "opml", now())
+    print(
+        f"{len(sources)} subscriptions in {args.file}: {len(added)} added, {len(sources) - len(added)} known"
+    )
+    return 0
+
+
+def cmd_export_opml(args: argparse.Namespace) -> int:
+    engine = open_engine(args)
+    with engine.connect() as conn:
+        rows = [r for r in source_rows(conn) if r["enabled"]]
+    data = write_opml(
+        ((r["url"], r["title"] or r["feed_title"], r["kind"], r["tags"]) for r in rows),
+        title="aggregator subscriptions",
+        now=now(),
+    )
+    if args.output:
+        args.output.write_bytes(data)
+        print(f"{len(rows)} sources written to {args.output}")
+    else:
+        sys.stdout.write(data.decode("utf-8"))
+    return 0
+
+
+# -- serve / demo -------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .api import serve
+
+    config = open_config(args)
+    engine = open_engine(args)
+    serve(engine, config, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,255 @@
+"""Pure: one filter model shared by query parameters, named outputs and the CLI.
+
+``parse_filter`` turns raw parameters (strings, as a URL or a TOML table gives
+them) into a validated, normalized, frozen ``Filter``; ``Filter.merge`` combines
+a route's implied filter with the query's. Storage turns a ``Filter`` into SQL;
+nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+
+from .errors import QueryError
+from .identity import normalize_host, normalize_tag
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_VALUES = 20
+MAX_LENGTHS = {"tag": 100, "any_tag": 100, "not_tag": 100, "site": 253, "source": 2048, "q": 200}
+REPEATABLE = ("tag", "any_tag", "not_tag", "source")
+SINGLE = ("site", "q", "since", "until", "min_bookmarks", "limit")
+PARAMS = REPEATABLE + SINGLE
+_AGE = re.compile(r"^(\d{1,6})([mhdw])$")
+_AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+_HOST = re.compile(r"^[a-z0-9\u00a0-\uffff]([a-z0-9\u00a0-\uffff.-]*[a-z0-9\u00a0-\uffff])?(:\d{1,5})?$")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A slice of the items. Every field narrows the slice (AND), except inside ``any_tags``/``sources``."""
+
+    tags: tuple[str, ...] = ()
+    any_tags: tuple[str, ...] = ()
+    not_tags: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # ids (digits) or URLs; any of them
+    q: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    min_bookmarks: int | None = None
+    limit: int = DEFAULT_LIMIT
+    explicit: frozenset[str] = field(default=frozenset(), compare=False)
+
+    def merge(self, other: Filter) -> Filter:
+        """Both filters at once: the route's and the query's."""
+        return Filter(
+            tags=_union(self.tags, other.tags),
+            any_tags=_union(self.any_tags, other.any_tags),
+            not_tags=_union(self.not_tags, other.not_tags),
+            sites=_union(self.sites, other.sites),
+            sources=_union(self.sources, other.sources),
+            q=other.q or self.q,
+            since=_latest(self.since, other.since),
+            until=_earliest(self.until, other.until),
+            min_bookmarks=max(self.min_bookmarks or 0, other.min_bookmarks or 0) or None,
+            limit=other.limit if "limit" in other.explicit else self.limit,
+            explicit=self.explicit | other.explicit,
+        )
+
+    def with_limit(self, limit: int) -> Filter:
+        return replace(self, limit=limit)
+
+    def is_empty_slice(self) -> bool:
+        """True when the filter can match nothing (a tag both required and excluded)."""
+        return bool(set(self.tags) & set(self.not_tags)) or bool(
+            self.any_tags and set(self.any_tags) <= set(self.not_tags)
+        )
+
+    def canonical(self) -> str:
+        """A stable string naming the slice (sorted parameters), for cache keys and feed ids."""
+        pairs: list[tuple[str, str]] = []
+        for name, values in (
+            ("tag", self.tags),
+            ("any_tag", self.any_tags),
+            ("not_tag", self.not_tags),
+            ("site", self.sites),
+            ("source", self.sources),
+        ):
+            pairs.extend((name, v) for v in sorted(values))
+        for name, value in (
+            ("q", self.q),
+            ("since", _iso(self.since)),
+            ("until", _iso(self.until)),
+            ("min_bookmarks", self.min_bookmarks),
+            ("limit", self.limit),
+        ):
+            if value is not None:
+                pairs.append((name, str(value)))
+        return urlencode(pairs)
+
+    def describe(self) -> str:
+        """Human words for the slice, used in feed titles."""
+        parts = []
+        if self.tags:
+            parts.append("tagged " + " and ".join(self.tags))
+        if self.any_tags:
+            parts.append("tagged " + " or ".join(self.any_tags))
+        if self.not_tags:
+            parts.append("not " + ", not ".join(self.not_tags))
+        if self.sites:
+            parts.append("on " + ", ".join(self.sites))
+        if self.sources:
+            parts.append("from source " + ", ".join(self.sources))
+        if self.q:
+            parts.append(f"matching “{self.q}”")
+        if self.min_bookmarks:
+            parts.append(f"{self.min_bookmarks}+ bookmarks")
+        if self.since:
+            parts.append(f"since {self.since:%Y-%m-%d %H:%M}")
+        if self.until:
+            parts.append(f"until {self.until:%Y-%m-%d %H:%M}")
+        return ", ".join(parts) or "everything"
+
+
+def parse_filter(
+    params: Mapping[str, str | int | Iterable[str | int]],
+    *,
+    aliases: Mapping[str, str] | None = None,
+    now: datetime,
+    allowed: Iterable[str] = PARAMS,
+) -> Filter:
+    """Validate raw parameters into a ``Filter``.
+
+    Raises:
+        QueryError: an unknown parameter, a bad value, or too many or too long values.
+    """
+    allowed_set = set(allowed)
+    values: dict[str, list[str]] = {}
+    for name, raw in params.items():
+        if name not in allowed_set:
+            raise QueryError(name, f"unknown parameter (allowed: {', '.join(sorted(allowed_set))})")
+        items = [raw] if isinstance(raw, str | int) else list(raw)
+        values[name] = [_check_length(name, str(v)) for v in items]
+        if len(values[name]) > MAX_VALUES:
+            raise QueryError(name, f"at most {MAX_VALUES} values")
+        if name in SINGLE and len(values[name]) > 1:
+            raise QueryError(name, "may be given only once")
+
+    def tags(name: str) -> tuple[str, ...]:
+        result = []
+        for value in values.get(name, []):
+            tag = normalize_tag(value, aliases)
+            if not tag:
+                raise QueryError(name, "empty tag")
+            result.append(tag)
+        return tuple(dict.fromkeys(result))
+
+    def single(name: str) -> str | None:
+        found = values.get(name)
+        return found[0] if found else None
+
+    site = single("site")
+    q = single("q")
+    return Filter(
+        tags=tags("tag"),
+        any_tags=tags("any_tag"),
+        not_tags=tags("not_tag"),
+        sites=(parse_site(site),) if site is not None else (),
+        sources=tuple(dict.fromkeys(_parse_source(v) for v in values.get("source", []))),
+        q=q.strip() or None if q is not None else None,
+        since=parse_when("since", single("since"), now),
+        until=parse_when("until", single("until"), now),
+        min_bookmarks=_parse_int("min_bookmarks", single("min_bookmarks"), 0, 10_000_000),
+        limit=_parse_int("limit", single("limit"), 1, MAX_LIMIT) or DEFAULT_LIMIT,
+        explicit=frozenset(values),
+    )
+
+
+def parse_site(value: str, param: str = "site") -> str:
+    """A host name as a user types it, normalized.
+
+    Raises:
+        QueryError: not a host name.
+    """
+    host = normalize_host(value)
+    if host.startswith("www."):
+        host = host[4:]
+    if not host or not _HOST.match(host) or ".." in host:
+        raise QueryError(param, f"not a host name: {value[:60]!r}")
+    return host
+
+
+def parse_when(param: str, value: str | None, now: datetime) -> datetime | None:
+    """An ISO date or datetime, or an age such as ``7d`` / ``12h`` / ``30m`` / ``2w``.
+
+    Raises:
+        QueryError: none of those forms.
+    """
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    if m := _AGE.match(text):
+        try:
+            return now - timedelta(seconds=int(m.group(1)) * _AGE_UNITS[m.group(2)])
+        except OverflowError as exc:
+            raise QueryError(param, "age too large") from exc
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise QueryError(
+            param,
+            f"expected a date (2024-05-01), a datetime (2024-05-01T12:00:00Z) or an age (7d), got {text!r}",
+        ) from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _parse_int(param: str, value: str | None, low: int, high: int) -> int | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if not re.fullmatch(r"\d{1,9}", text):
+        raise QueryError(param, f"expected a whole number from {low} to {high}, got {text[:40]!r}")
+    number = int(text)
+    if not low <= number <= high:
+        raise QueryError(param, f"expected a whole number from {low} to {high}, got {number}")
+    return number
+
+
+def _parse_source(value: str) -> str:
+    text = value.strip()
+    if re.fullmatch(r"\d{1,12}", text) or re.match(r"^https?://\S+$", text):
+        return text
+    raise QueryError("source", "expected a source id (see /api/sources) or its http(s) URL")
+
+
+def _check_length(name: str, value: str) -> str:
+    limit = MAX_LENGTHS.get(name, 64)
+    if len(value) > limit:
+        raise QueryError(name, f"longer than {limit} characters")
+    if "\x00" in value:
+        raise QueryError(name, "contains a NUL character")
+    return value
+
+
+def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a + b))
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max(x for x in (a, b) if x) if (a or b) else None
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return min(x for x in (a, b) if x) if (a or b) else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None

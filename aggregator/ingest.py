@@ -1,0 +1,256 @@
+"""Pure: turn parsed entries into the writes storage makes, and merge them into stored items.
+
+Three data types mark the boundary with storage:
+
+* ``Incoming``: what one source says about one item (built from a ``ParsedEntry``).
+* ``Existing``: what storage hands back about an item it already has.
+* ``merge_item`` returns the full row to write, or ``None`` when nothing changed.
+
+Which source's text wins: the publisher's own feed beats a per-site feed, which
+beats a per-tag feed, which beats a user's bookmark feed. A source keeps its
+text until a higher-ranked one brings the item, so two feeds that disagree never
+make an item flap between their versions. Bookmark counts keep the highest
+figure any source reported; tags are the union of every source's tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from .identity import canonical_link, display_tag, hash_text, item_key, link_host, normalize_tag
+from .parse import ParsedEntry, ParsedFeed
+from .sanitize import clean_text
+
+RANKS = {"feed": 4, "site": 3, "tag": 2, "user": 1}
+TEXT_FIELDS = ("link", "guid", "title", "summary", "content", "author", "image", "enclosures")
+MAX_COMMENT = 1000
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What ingest needs to know about the source being polled."""
+
+    id: int
+    kind: str
+    tags: tuple[str, ...] = ()  # configured tags, display forms
+
+    @property
+    def rank(self) -> int:
+        return RANKS.get(self.kind, 0)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One item as one source reports it."""
+
+    key: str
+    key_hash: str
+    link: str | None
+    guid: str | None
+    title: str
+    summary: str | None
+    content: str | None
+    author: str | None
+    published: datetime | None
+    updated: datetime | None
+    site: str | None
+    bookmark_count: int | None
+    image: str | None
+    enclosures: tuple[tuple[str, str | None, int | None], ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()  # (normalized name, display form)
+    user: str | None = None
+    comment: str | None = None
+
+    def enclosure_dicts(self) -> list[dict[str, Any]]:
+        return [{"url": u, "type": t, "length": n} for u, t, n in self.enclosures]
+
+
+@dataclass(frozen=True)
+class Existing:
+    """A stored item, as storage hands it to ``merge_item``."""
+
+    id: int
+    key_hash: str
+    link: str | None
+    guid: str | None
+    title: str
+    summary: str | None
+    content: str | None
+    author: str | None
+    published: datetime
+    has_date: bool
+    updated: datetime
+    first_seen: datetime
+    bookmark_count: int | None
+    image: str | None
+    enclosures: list[dict[str, Any]] = field(default_factory=list)
+    owner_source_id: int | None = None
+    owner_rank: int = 0
+    version: int = 1
+
+
+def prepare_entries(
+    feed: ParsedFeed, source: SourceInfo, aliases: Mapping[str, str] | None = None
+) -> list[Incoming]:
+    """Every entry of a parsed feed as ``Incoming``, one per identity (duplicates merged)."""
+    merged: dict[str, Incoming] = {}
+    for entry in feed.entries:
+        incoming = to_incoming(entry, source, aliases)
+        previous = merged.get(incoming.key)
+        merged[incoming.key] = combine(previous, incoming) if previous else incoming
+    return list(merged.values())
+
+
+def to_incoming(entry: ParsedEntry, source: SourceInfo, aliases: Mapping[str, str] | None) -> Incoming:
+    """One entry, seen from its source (a user feed's description is the user's comment)."""
+    key = item_key(entry.link, entry.guid, entry.raw_hash, source.id)
+    link = canonical_link(entry.link)
+    is_user = source.kind == "user"
+    comment = clean_text(entry.summary, limit=MAX_COMMENT) if is_user else None
+    return Incoming(
+        key=key,
+        key_hash=hash_text(key),
+        link=link,
+        guid=entry.guid,
+        title=entry.title,
+        summary=None if is_user else entry.summary,
+        content=None if is_user else entry.content,
+        author=None if is_user else entry.author,
+        published=entry.published or entry.updated,
+        updated=entry.updated,
+        site=link_host(link),
+        bookmark_count=entry.bookmark_count,
+        image=entry.image,
+        enclosures=tuple((e.url, e.type, e.length) for e in entry.enclosures),
+        tags=tag_pairs([*entry.tags, *source.tags], aliases),
+        user=entry.author if is_user else None,
+        comment=comment or None,
+    )
+
+
+def tag_pairs(raw: Iterable[str], aliases: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """(normalized name, display form) pairs, first display form per name kept."""
+    pairs: dict[str, str] = {}
+    for value in raw:
+        name = normalize_tag(value, aliases)
+        if name and name not in pairs:
+            pairs[name] = display_tag(value) or name
+    return tuple(pairs.items())
+
+
+def combine(first: Incoming, second: Incoming) -> Incoming:
+    """Two entries of one document with the same identity: first wins, tags are united."""
+    names = {name for name, _ in first.tags}
+    extra = tuple(pair for pair in second.tags if pair[0] not in names)
+    counts = [c for c in (first.bookmark_count, second.bookmark_count) if c is not None]
+    return replace(
+        first,
+        tags=first.tags + extra,
+        bookmark_count=max(counts) if counts else None,
+        summary=first.summary or second.summary,
+        content=first.content or second.content,
+        comment=first.comment or second.comment,
+    )
+
+
+def merge_item(
+    existing: Existing | None, incoming: Incoming, source: SourceInfo, now: datetime
+) -> dict[str, Any] | None:
+    """The full item row to write, or ``None`` when the stored item already says all of it."""
+    if existing is None:
+        published = incoming.published or now
+        return {
+            "key_hash": incoming.key_hash,
+            "key": incoming.key,
+            "link": incoming.link,
+            "guid": incoming.guid,
+            "title": incoming.title,
+            "summary": incoming.summary,
+            "content": incoming.content,
+            "author": incoming.author,
+            "published": published,
+            "has_date": incoming.published is not None,
+            "updated": incoming.updated or published,
+            "first_seen": now,
+            "last_seen": now,
+            "site": incoming.site,
+            "bookmark_count": incoming.bookmark_count,
+            "image": incoming.image,
+            "enclosures": incoming.enclosure_dicts(),
+            "owner_source_id": source.id,
+            "owner_rank": source.rank,
+            "version": 1,
+        }
+    row = _merged_fields(existing, incoming, source)
+    if not row:
+        return None
+    current = _row_of(existing)
+    current.update(row)
+    current["version"] = existing.version + 1
+    current["last_seen"] = now
+    return current
+
+
+def _merged_fields(existing: Existing, incoming: Incoming, source: SourceInfo) -> dict[str, Any]:
+    owns = existing.owner_source_id == source.id or source.rank > existing.owner_rank
+    changes: dict[str, Any] = {}
+    offered = {
+        "link": incoming.link,
+        "guid": incoming.guid,
+        "title": incoming.title,
+        "summary": incoming.summary,
+        "content": incoming.content,
+        "author": incoming.author,
+        "image": incoming.image,
+        "enclosures": incoming.enclosure_dicts(),
+    }
+    for name in TEXT_FIELDS:
+        new, old = offered[name], getattr(existing, name)
+        if new and new != old and (owns or not old):
+            changes[name] = new
+    if owns and (existing.owner_source_id != source.id or existing.owner_rank != source.rank):
+        changes["owner_source_id"] = source.id
+        changes["owner_rank"] = source.rank
+    if incoming.published and (owns or not existing.has_date) and incoming.published != existing.published:
+        changes["published"] = incoming.published
+        changes["has_date"] = True
+    new_updated = incoming.updated or incoming.published
+    if owns and new_updated and new_updated > existing.updated:
+        changes["updated"] = new_updated
+    if incoming.bookmark_count is not None and incoming.bookmark_count > (existing.bookmark_count or -1):
+        changes["bookmark_count"] = incoming.bookmark_count
+    if set(changes) <= {"owner_source_id", "owner_rank"}:
+        return {}  # ownership moves only with a change a reader would see
+    return changes
+
+
+def _row_of(existing: Existing) -> dict[str, Any]:
+    return {
+        "id": existing.id,
+        "link": existing.link,
+        "guid": existing.guid,
+        "title": existing.title,
+        "summary": existing.summary,
+        "content": existing.content,
+        "author": existing.author,
+        "published": existing.published,
+        "has_date": existing.has_date,
+        "updated": existing.updated,
+        "bookmark_count": existing.bookmark_count,
+        "image": existing.image,
+        "enclosures": existing.enclosures,
+        "owner_source_id": existing.owner_source_id,
+        "owner_rank": existing.owner_rank,
+    }
+
+
+def union_tags(sightings: Sequence[Sequence[Sequence[str]]]) -> dict[str, str]:
+    """Union of every source's (name, display) pairs for one item; first display wins."""
+    union: dict[str, str] = {}
+    for pairs in sightings:
+        for name, display in pairs:
+            union.setdefault(name, display)
+    return union

@@ -1,0 +1,175 @@
+"""SQLModel tables. The same models run on SQLite and PostgreSQL.
+
+Times are stored as naive UTC and come back timezone-aware (``UTCDateTime``).
+Reads that the API and the renderers consume are in ``views``; every query is
+in ``store``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, String, Table, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, naive UTC on disk."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+# 64-bit ids on PostgreSQL; SQLite needs plain INTEGER for its rowid alias.
+ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _when(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Source(SQLModel, table=True):
+    """A feed we poll, its HTTP validators and its health."""
+
+    __tablename__ = "source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(sa_column=Column(String(2048), unique=True, nullable=False))
+    kind: str = Field(default="feed", max_length=16)
+    title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    feed_title: str | None = Field(default=None, sa_column=Column(Text))
+    feed_link: str | None = Field(default=None, sa_column=Column(Text))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    interval_seconds: int | None = None
+    allow_private: bool | None = None
+    origin: str = Field(default="config", max_length=16)  # config | opml
+    enabled: bool = True
+    gone: bool = False  # the server answered 410 Gone
+    etag: str | None = Field(default=None, sa_column=Column(Text))
+    last_modified: str | None = Field(default=None, sa_column=Column(Text))
+    body_hash: str | None = Field(default=None, max_length=64)
+    last_status: str | None = Field(default=None, max_length=16)
+    last_http_status: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    error_category: str | None = Field(default=None, max_length=16)
+    last_error_at: datetime | None = _when()
+    consecutive_errors: int = 0
+    last_polled_at: datetime | None = _when()
+    last_success_at: datetime | None = _when()
+    next_poll_at: datetime | None = _when(index=True)
+    redirect_url: str | None = Field(default=None, sa_column=Column(Text))
+    redirect_count: int = 0
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires: datetime | None = _when()
+    created_at: datetime | None = _when()
+
+
+class Item(SQLModel, table=True):
+    """One article, however many feeds mentioned it. ``key`` is its identity."""
+
+    __tablename__ = "item"
+    __table_args__ = (
+        Index("ix_item_published", "published"),
+        Index("ix_item_site_published", "site", "published"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(ID_TYPE, primary_key=True, autoincrement=True))
+    key_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    key: str = Field(sa_column=Column(Text, nullable=False))
+    link: str | None = Field(default=None, sa_column=Column(Text))
+    guid: str | None = Field(default=None, sa_column=Column(Text))
+    title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    summary: str | None = Field(default=None, sa_column=Column(Text))
+    content: str | None = Field(default=None, sa_column=Column(Text))
+    author: str | None = Field(default=None, sa_column=Column(Text))
+    published: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    has_date: bool = False  # ``published`` came from a feed, not from first_seen
+    updated: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    site: str | None = Field(default=None, max_length=255)
+    bookmark_count: int | None = Field(default=None, index=True)
+    image: str | None = Field(default=None, sa_column=Column(Text))
+    enclosures: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    owner_source_id: int | None = None  # the source whose text fields are kept
+    owner_rank: int = 0
+    version: int = 1
+
+
+class Tag(SQLModel, table=True):
+    __tablename__ = "tag"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(100), unique=True, nullable=False))
+    display: str = Field(sa_column=Column(String(100), nullable=False))
+
+
+class ItemTag(SQLModel, table=True):
+    """Item-tag link carrying the item's ``published`` so "newest N with tag X" is one index range."""
+
+    __tablename__ = "item_tag"
+    __table_args__ = (Index("ix_item_tag_tag_published", "tag_id", "published"),)
+
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True)
+    item_id: int = Field(sa_column=Column(ID_TYPE, primary_key=True, index=True))
+    published: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Sighting(SQLModel, table=True):
+    """What one source said about one item: its tags, and a user's comment."""
+
+    __tablename__ = "sighting"
+
+    item_id: int = Field(sa_column=Column(ID_TYPE, primary_key=True))
+    source_id: int = Field(primary_key=True, index=True)
+    guid: str | None = Field(default=None, sa_column=Column(Text))
+    tags: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    user: str | None = Field(default=None, sa_column=Column(Text))
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    bookmark_count: int | None = None
+    first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Meta(SQLModel, table=True):
+    """Small key/value facts: the data version every write bumps."""
+
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class RunLock(SQLModel, table=True):
+    """A named lease (the poll run) with an expiry, so a killed holder cannot block forever."""
+
+    __tablename__ = "run_lock"
+
+    name: str = Field(primary_key=True, max_length=64)
+    owner: str | None = Field(default=None, max_length=64)
+    acquired_at: datetime | None = _when()
+    expires_at: datetime | None = _when()
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a model, for bulk statements."""
+    table = model.__dict__["__table__"]
+    assert isinstance(table, Table)
+    return table

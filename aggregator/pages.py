@@ -1,0 +1,172 @@
+"""Pure: the HTML pages (index, tag and site listings). Every value is escaped here.
+
+Pages carry no script; the server sends them with a strict Content-Security-Policy.
+Item summaries are shown as plain-text excerpts, never as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+from .config import OutputConfig
+from .filters import PARAMS
+from .sanitize import excerpt, safe_url
+from .store.slices import TagCount
+from .views import ItemView
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' https: http:; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+STYLE = """
+body{font-family:system-ui,-apple-system,"Hiragino Sans","Noto Sans JP",sans-serif;max-width:52rem;
+margin:2rem auto;padding:0 1rem;color:#222;line-height:1.55}
+a{color:#0a58ca}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
+ul.items{list-style:none;padding:0}ul.items li{border-bottom:1px solid #e5e5e5;padding:.8rem 0}
+.title{font-weight:600;font-size:1.05rem}.meta,.who{color:#666;font-size:.85rem}
+.tag{display:inline-block;background:#eef3fb;border-radius:.3rem;padding:0 .4rem;margin:.1rem;font-size:.8rem}
+.count{color:#d63384;font-weight:600}.feeds a{margin-right:.6rem}.err{color:#b02a37}
+table{border-collapse:collapse;font-size:.85rem}
+td,th{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left}
+"""
+
+
+@dataclass(frozen=True)
+class FeedLinks:
+    title: str
+    base: str  # e.g. /feeds/tag/kubernetes
+
+    def urls(self) -> list[tuple[str, str, str]]:
+        return [
+            ("Atom", "application/atom+xml", f"{self.base}.atom"),
+            ("RSS", "application/rss+xml", f"{self.base}.rss"),
+            ("JSON Feed", "application/feed+json", f"{self.base}.json"),
+        ]
+
+
+def tag_path(name: str) -> str:
+    return quote(name, safe="")
+
+
+def _head(title: str, feeds: Sequence[FeedLinks]) -> str:
+    links = "".join(
+        f'<link rel="alternate" type="{t}" title="{escape(f.title)} ({label})" href="{escape(u)}">'
+        for f in feeds
+        for label, t, u in f.urls()
+    )
+    return (
+        '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/style.css">{links}</head><body>'
+    )
+
+
+def _feed_buttons(feed: FeedLinks) -> str:
+    return (
+        '<p class="feeds">Subscribe: '
+        + "".join(f'<a href="{escape(u)}" type="{t}">{label}</a>' for label, t, u in feed.urls())
+        + "</p>"
+    )
+
+
+def render_index(
+    outputs: Sequence[OutputConfig], tags: Sequence[TagCount], sources: Sequence[dict[str, Any]], total: int
+) -> str:
+    feeds = [FeedLinks("Everything", "/feeds/all")] + [
+        FeedLinks(o.title, f"/feeds/{o.slug}") for o in outputs
+    ]
+    parts = [
+        _head("aggregator", feeds),
+        "<h1>aggregator</h1>",
+        f"<p>{total} items from {len(sources)} sources. Every feed below accepts the filters "
+        + ", ".join(f"<code>{p}</code>" for p in PARAMS)
+        + ' (<a href="/docs">API docs</a>).</p>',
+        "<h2>Feeds</h2><ul>",
+    ]
+    for feed in feeds:
+        parts.append(
+            f"<li>{escape(feed.title)}: "
+            + " ".join(f'<a href="{escape(u)}">{label}</a>' for label, _, u in feed.urls())
+            + "</li>"
+        )
+    parts.append("</ul><h2>Tags</h2><p>")
+    for tag in tags:
+        parts.append(
+            f'<a class="tag" href="/tag/{tag_path(tag.name)}">{escape(tag.display)} ({tag.count})</a> '
+        )
+    parts.append(
+        "</p><h2>Sources</h2><table><tr><th>source</th><th>kind</th><th>items</th>"
+        "<th>status</th><th>next poll</th></tr>"
+    )
+    for s in sources:
+        status = escape(str(s.get("last_status") or "never polled"))
+        if s.get("last_error"):
+            category = escape(str(s.get("error_category")))
+            status += f' <span class="err">[{category}] {escape(str(s["last_error"]))}</span>'
+        nxt = s["next_poll_at"].strftime("%Y-%m-%d %H:%M") if s.get("next_poll_at") else "-"
+        name = escape(str(s.get("title") or s.get("feed_title") or s["url"]))
+        parts.append(
+            f'<tr><td><a href="{escape(s["url"])}">{name}</a> '
+            f'(<a href="/feeds/all.atom?source={s["id"]}">feed</a>)</td><td>{escape(s["kind"])}</td>'
+            f"<td>{s['items']}</td><td>{status}</td><td>{nxt}</td></tr>"
+        )
+    parts.append("</table></body></html>")
+    return "".join(parts)
+
+
+def render_listing(heading: str, feed: FeedLinks, items: Sequence[ItemView]) -> str:
+    """A listing like a bookmark service's page: title, excerpt, tags, count, date, who bookmarked."""
+    parts = [
+        _head(heading, [feed]),
+        '<p><a href="/">← all feeds</a></p>',
+        f"<h1>{escape(heading)}</h1>",
+        _feed_buttons(feed),
+        f"<p>{len(items)} items</p>",
+        '<ul class="items">',
+    ]
+    for item in items:
+        parts.append(_item_html(item))
+    parts.append("</ul></body></html>")
+    return "".join(parts)
+
+
+def _item_html(item: ItemView) -> str:
+    link = safe_url(item.link)
+    title = escape(item.title or item.link or "(untitled)")
+    head = (
+        f'<a class="title" href="{escape(link)}">{title}</a>'
+        if link
+        else f'<span class="title">{title}</span>'
+    )
+    count = (
+        f' <span class="count">{item.bookmark_count} users</span>' if item.bookmark_count is not None else ""
+    )
+    text = excerpt(item.summary or item.content, limit=300)
+    tags = "".join(
+        f'<a class="tag" href="/tag/{tag_path(name)}">{escape(display)}</a>'
+        for name, display in zip(item.tag_names, item.tags, strict=False)
+    )
+    site = f' · <a href="/site/{escape(item.site)}">{escape(item.site)}</a>' if item.site else ""
+    who = "".join(
+        f'<div class="who">{escape(ref.user)} {ref.seen:%Y/%m/%d}'
+        + (f": {escape(ref.comment)}" if ref.comment else "")
+        + "</div>"
+        for ref in item.sources
+        if ref.user and ref.seen
+    )
+    return (
+        f'<li>{head}{count}<div class="meta">{item.published:%Y/%m/%d}{site}</div>'
+        + (f"<p>{escape(text)}</p>" if text else "")
+        + f"<div>{tags}</div>{who}</li>"
+    )
+
+
+def render_error(status: int, message: str) -> str:
+    return (
+        _head(f"{status}", [])
+        + f'<h1>{status}</h1><p>{escape(message)}</p><p><a href="/">home</a></p></body></html>'
+    )

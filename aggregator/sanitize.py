@@ -1,0 +1,331 @@
+"""Pure text and HTML cleaning: the only place that decides what markup survives.
+
+Everything we store or republish passes through here: HTML through nh3 (an
+allowlist sanitizer), plain text through ``clean_text`` (no tags, no control
+characters, no lone surrogates: valid for SQLite, PostgreSQL and XML 1.0), URLs
+through ``safe_url`` (absolute http/https only).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlsplit
+
+import nh3
+
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+LINK_SCHEMES = frozenset({"http", "https"})
+
+# Characters XML 1.0 forbids, plus NUL (PostgreSQL rejects it), lone
+# surrogates (unencodable) and the two non-characters U+FFFE / U+FFFF.
+_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_SPACE_RUNS = re.compile(r"\s+")
+
+_TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "cite",
+        "code",
+        "dd",
+        "del",
+        "details",
+        "dfn",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "ins",
+        "kbd",
+        "li",
+        "mark",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "rp",
+        "rt",
+        "ruby",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "summary",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "time",
+        "tr",
+        "u",
+        "ul",
+        "var",
+    }
+)
+_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "time": {"datetime"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+}
+_DROP_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "template", "noscript"})
+
+MAX_TEXT = 2_000
+MAX_HTML = 512 * 1024
+
+
+def strip_invalid_chars(value: str) -> str:
+    """Remove characters that XML 1.0, SQLite text or PostgreSQL cannot hold."""
+    return _INVALID_CHARS.sub("", value)
+
+
+def clean_html(value: str | None, *, limit: int = MAX_HTML) -> str | None:
+    """Sanitize an HTML fragment with an allowlist; ``None`` when nothing is left."""
+    if not value:
+        return None
+    cleaned = nh3.clean(
+        strip_invalid_chars(value)[:limit],
+        tags=set(_TAGS),
+        clean_content_tags=set(_DROP_WITH_CONTENT),
+        attributes={k: set(v) for k, v in _ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+    # nh3 turns references such as &#1; back into characters: strip them again.
+    cleaned = strip_invalid_chars(cleaned).strip()
+    return cleaned or None
+
+
+def clean_text(value: str | None, *, limit: int = MAX_TEXT) -> str:
+    """Turn a possibly-HTML string into one line of plain text (tags dropped, entities decoded)."""
+    if not value:
+        return ""
+    without_tags = nh3.clean(
+        strip_invalid_chars(value), tags=set(), clean_content_tags=set(_DROP_WITH_CONTENT)
+    )
+    text = html.unescape(without_tags)
+    text = _SPACE_RUNS.sub(" ", strip_invalid_chars(text)).strip()
+    return text[:limit]
+
+
+def excerpt(value: str | None, *, limit: int = 280) -> str:
+    """Plain-text excerpt of an HTML fragment, cut at ``limit`` characters."""
+    text = clean_text(value, limit=100_000)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def safe_url(value: str | None, *, schemes: frozenset[str] = LINK_SCHEMES) -> str | None:
+    """Return ``value`` if it is an absolute URL with an allowed scheme, else ``None``."""
+    if not value:
+        return None
+    candidate = strip_invalid_chars(value).strip()
+    if not candidate or any(c.isspace() for c in candidate) or len(candidate) > 4096:
+        return None
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in schemes:
+        return None
+    if parts.scheme.lower() in LINK_SCHEMES and not parts.hostname:
+        return None
+    return candidate
+
+
+MAX_HTML_DEPTH = 128
+
+# Elements that never have content, and those whose start tag closes an open
+# sibling of the same kind (``<li>a<li>b``).
+_VOID = frozenset(
+    {
+        "area",
+        "base",
+        "basefont",
+        "bgsound",
+        "br",
+        "col",
+        "embed",
+        "frame",
+        "hr",
+        "image",
+        "img",
+        "input",
+        "keygen",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    }
+)
+_SIBLINGS = {
+    "li": frozenset({"li"}),
+    "dt": frozenset({"dt", "dd"}),
+    "dd": frozenset({"dt", "dd"}),
+    "p": frozenset({"p"}),
+    "option": frozenset({"option"}),
+    "tr": frozenset({"tr"}),
+    "td": frozenset({"td", "th"}),
+    "th": frozenset({"td", "th"}),
+}
+# An end tag never closes an element across one of these (HTML "scope" markers).
+_SCOPE_BOUNDARIES = frozenset(
+    {
+        "applet",
+        "button",
+        "caption",
+        "html",
+        "marquee",
+        "math",
+        "object",
+        "svg",
+        "table",
+        "td",
+        "template",
+        "th",
+    }
+)
+_EXTRA_BOUNDARIES = {"li": frozenset({"ol", "ul"})}
+# An end tag of a phrasing element is ignored when one of these is open above it.
+_SPECIAL = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "center",
+        "dd",
+        "details",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "iframe",
+        "li",
+        "listing",
+        "main",
+        "menu",
+        "nav",
+        "noembed",
+        "noframes",
+        "noscript",
+        "ol",
+        "p",
+        "plaintext",
+        "pre",
+        "script",
+        "section",
+        "select",
+        "style",
+        "summary",
+        "tbody",
+        "textarea",
+        "tfoot",
+        "thead",
+        "title",
+        "tr",
+        "ul",
+        "xmp",
+        *_SCOPE_BOUNDARIES,
+    }
+)
+_TAG_TOKEN = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)([^<>]*)>")
+
+
+def _open_index(stack: list[str], name: str) -> int | None:
+    boundaries = _SCOPE_BOUNDARIES | _EXTRA_BOUNDARIES.get(name, frozenset())
+    phrasing = name not in _SPECIAL
+    for index in range(len(stack) - 1, -1, -1):
+        node = stack[index]
+        if node == name:
+            return index
+        if node in boundaries or (phrasing and node in _SPECIAL):
+            return None
+    return None
+
+
+def limit_html_depth(value: str, *, max_depth: int = MAX_HTML_DEPTH) -> str:
+    """Bound the element nesting of an HTML fragment before it reaches a tree builder.
+
+    HTML tree construction costs time in proportion to the depth of the open
+    elements, so ten thousand nested ``<div>`` take seconds. This walks the tags
+    once with a conservative model of that stack: when it never grows beyond
+    ``max_depth`` the fragment is returned unchanged; otherwise start tags past
+    the limit are dropped (their text is kept), stray end tags are dropped and
+    the rest is closed explicitly, so the result nests at most ``max_depth``
+    deep. The result is still untrusted markup for ``clean_html``.
+    """
+    if value.count("<") <= max_depth:
+        return value
+    stack: list[str] = []
+    out: list[str] = []
+    position = 0
+    too_deep = False
+    for match in _TAG_TOKEN.finditer(value):
+        out.append(value[position : match.start()])
+        position = match.end()
+        closing, name, rest = match.group(1), match.group(2).lower(), match.group(3)
+        if closing:
+            index = _open_index(stack, name)
+            if index is not None:
+                out.extend(f"</{open_name}>" for open_name in reversed(stack[index:]))
+                del stack[index:]
+        elif name in _VOID or rest.endswith("/"):
+            out.append(match.group(0))
+        else:
+            siblings = _SIBLINGS.get(name)
+            if siblings is not None and stack and stack[-1] in siblings:
+                out.append(f"</{stack.pop()}>")
+            if len(stack) >= max_depth:
+                too_deep = True
+                continue
+            stack.append(name)
+            out.append(match.group(0))
+    if not too_deep:
+        return value
+    out.append(value[position:])
+    out.extend(f"</{open_name}>" for open_name in reversed(stack))
+    return "".join(out)

@@ -1,0 +1,9 @@
+"""Every SQL statement of the project, by what it is about.
+
+* ``sources``: sync the configured sources, pick the due ones, record each poll's outcome.
+* ``items``: write one source's items in one transaction (bulk upserts, tags, sightings).
+* ``slices``: read filtered slices, tags and source health for the API and the CLI.
+* ``locks``: named leases with an expiry (the poll run lock).
+
+Database errors leave this package as ``StorageError``.
+"""

@@ -1,0 +1,231 @@
+"""Reads: a filtered slice of items, tag counts, and source health.
+
+A slice with a required tag is read from the item-tag link table's
+(tag, published) index, newest first, so "newest 50 with tag X" stays an index
+range however many items there are.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, tuple_
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement, Select
+
+from ..errors import QueryError
+from ..filters import Filter
+from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
+from ..views import Enclosure, ItemView, SourceRef
+
+ITEM = table_of(Item)
+ITEM_TAG = table_of(ItemTag)
+TAG = table_of(Tag)
+SIGHTING = table_of(Sighting)
+SOURCE = table_of(Source)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    published: datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = f"{self.published.strftime('%Y-%m-%dT%H:%M:%S.%f')}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor:
+        """Raises: QueryError: not a cursor this server made."""
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+            when, ident = raw.split("|")
+            return cls(datetime.fromisoformat(when).replace(tzinfo=UTC), int(ident))
+        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            raise QueryError("cursor", "not a valid cursor") from exc
+
+
+def select_slice(conn: Connection, flt: Filter, *, after: Cursor | None = None) -> list[ItemView]:
+    """The newest items matching ``flt`` (``flt.limit`` of them), with tags and sources."""
+    if flt.is_empty_slice():
+        return []
+    tag_ids = _tag_ids(conn, set(flt.tags) | set(flt.any_tags) | set(flt.not_tags))
+    if any(t not in tag_ids for t in flt.tags) or (
+        flt.any_tags and not any(t in tag_ids for t in flt.any_tags)
+    ):
+        return []
+    source_ids = _source_ids(conn, flt.sources)
+    if flt.sources and not source_ids:
+        return []
+    query = _slice_query(flt, tag_ids, source_ids, after)
+    rows = list(conn.execute(query).mappings())
+    return _views(conn, rows)
+
+
+def _slice_query(
+    flt: Filter, tag_ids: dict[str, int], source_ids: list[int], after: Cursor | None
+) -> Select[Any]:
+    conditions: list[ColumnElement[bool]] = []
+    if flt.tags:
+        first, *rest = (tag_ids[t] for t in flt.tags)
+        query = select(ITEM).join(ITEM_TAG, and_(ITEM_TAG.c.item_id == ITEM.c.id, ITEM_TAG.c.tag_id == first))
+        order_published = ITEM_TAG.c.published
+        conditions += [_has_tag([t]) for t in rest]
+    else:
+        query = select(ITEM)
+        order_published = ITEM.c.published
+    if flt.any_tags:
+        conditions.append(_has_tag([tag_ids[t] for t in flt.any_tags if t in tag_ids]))
+    excluded = [tag_ids[t] for t in flt.not_tags if t in tag_ids]
+    if excluded:
+        conditions.append(~_has_tag(excluded))
+    for site in flt.sites:
+        conditions.append(or_(ITEM.c.site == site, ITEM.c.site.like("%." + _escape_like(site), escape="\\")))
+    if source_ids:
+        conditions.append(
+            exists().where(SIGHTING.c.item_id == ITEM.c.id, SIGHTING.c.source_id.in_(source_ids))
+        )
+    if flt.q:
+        pattern = "%" + _escape_like(flt.q.lower()) + "%"
+        conditions.append(
+            or_(
+                func.lower(ITEM.c.title).like(pattern, escape="\\"),
+                func.lower(func.coalesce(ITEM.c.summary, "")).like(pattern, escape="\\"),
+            )
+        )
+    if flt.since:
+        conditions.append(order_published >= flt.since)
+    if flt.until:
+        conditions.append(order_published < flt.until)
+    if flt.min_bookmarks:
+        conditions.append(ITEM.c.bookmark_count >= flt.min_bookmarks)
+    if after:
+        conditions.append(tuple_(order_published, ITEM.c.id) < tuple_(after.published, after.id))
+    return query.where(*conditions).order_by(order_published.desc(), ITEM.c.id.desc()).limit(flt.limit)
+
+
+def _has_tag(tag_ids: Sequence[int]) -> Any:
+    return exists().where(ITEM_TAG.c.item_id == ITEM.c.id, ITEM_TAG.c.tag_id.in_(tag_ids))
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _tag_ids(conn: Connection, names: set[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    return {n: int(i) for i, n in conn.execute(select(TAG.c.id, TAG.c.name).where(TAG.c.name.in_(names)))}
+
+
+def _source_ids(conn: Connection, refs: Sequence[str]) -> list[int]:
+    if not refs:
+        return []
+    ids = [int(r) for r in refs if r.isdigit()]
+    urls = [r for r in refs if not r.isdigit()]
+    query = select(SOURCE.c.id).where(or_(SOURCE.c.id.in_(ids), SOURCE.c.url.in_(urls)))
+    return [int(i) for i in conn.execute(query).scalars()]
+
+
+def _views(conn: Connection, rows: list[Any]) -> list[ItemView]:
+    ids = [r["id"] for r in rows]
+    if not ids:
+        return []
+    tags: dict[int, list[tuple[str, str]]] = {i: [] for i in ids}
+    for item_id, name, display in conn.execute(
+        select(ITEM_TAG.c.item_id, TAG.c.name, TAG.c.display)
+        .join(TAG, TAG.c.id == ITEM_TAG.c.tag_id)
+        .where(ITEM_TAG.c.item_id.in_(ids))
+        .order_by(ITEM_TAG.c.item_id, TAG.c.name)
+    ):
+        tags[item_id].append((name, display))
+    refs: dict[int, list[SourceRef]] = {i: [] for i in ids}
+    for row in conn.execute(
+        select(SIGHTING, SOURCE.c.url, SOURCE.c.title, SOURCE.c.feed_title, SOURCE.c.kind)
+        .join(SOURCE, SOURCE.c.id == SIGHTING.c.source_id)
+        .where(SIGHTING.c.item_id.in_(ids))
+        .order_by(SIGHTING.c.item_id, SIGHTING.c.first_seen, SIGHTING.c.source_id)
+    ).mappings():
+        refs[row["item_id"]].append(
+            SourceRef(
+                id=row["source_id"],
+                url=row["url"],
+                title=row["title"] or row["feed_title"] or row["url"],
+                kind=row["kind"],
+                user=row["user"],
+                comment=row["comment"],
+                seen=row["first_seen"],
+            )
+        )
+    return [
+        ItemView(
+            id=r["id"],
+            key=r["key"],
+            link=r["link"],
+            title=r["title"],
+            summary=r["summary"],
+            content=r["content"],
+            author=r["author"],
+            published=r["published"],
+            updated=r["updated"],
+            first_seen=r["first_seen"],
+            site=r["site"],
+            bookmark_count=r["bookmark_count"],
+            image=r["image"],
+            tags=tuple(d for _, d in tags[r["id"]]),
+            tag_names=tuple(n for n, _ in tags[r["id"]]),
+            sources=tuple(refs[r["id"]]),
+            enclosures=tuple(
+                Enclosure(e["url"], e.get("type"), e.get("length"))
+                for e in (r["enclosures"] or [])
+                if e.get("url")
+            ),
+            version=r["version"],
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class TagCount:
+    name: str
+    display: str
+    count: int
+
+
+def tag_counts(conn: Connection, *, limit: int = 200) -> list[TagCount]:
+    """Tags by number of items, most used first."""
+    count = func.count(ITEM_TAG.c.item_id)
+    query = (
+        select(TAG.c.name, TAG.c.display, count.label("n"))
+        .join(ITEM_TAG, ITEM_TAG.c.tag_id == TAG.c.id)
+        .group_by(TAG.c.id, TAG.c.name, TAG.c.display)
+        .order_by(count.desc(), TAG.c.name)
+        .limit(limit)
+    )
+    return [TagCount(n, d, int(c)) for n, d, c in conn.execute(query)]
+
+
+def source_rows(conn: Connection) -> list[dict[str, Any]]:
+    """Every source with its health and item count, for ``aggregator sources`` and ``/api/sources``."""
+    counts: dict[int, int] = {
+        int(source_id): int(n)
+        for source_id, n in conn.execute(
+            select(SIGHTING.c.source_id, func.count()).group_by(SIGHTING.c.source_id)
+        )
+    }
+    result = []
+    for row in conn.execute(select(SOURCE).order_by(SOURCE.c.id)).mappings():
+        data = dict(row)
+        data["items"] = int(counts.get(row["id"], 0))
+        result.append(data)
+    return result
+
+
+def item_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(ITEM)).scalar() or 0)

@@ -1,0 +1,147 @@
+"""Sources: sync them from the configuration, pick the due ones, record each poll's outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Connection
+
+from ..config import SourceConfig
+from ..models import Source, table_of
+from .common import insert_for
+
+SOURCE = table_of(Source)
+MAX_ERROR = 500
+REDIRECTS_TO_MOVE = 3
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the poller needs of a source to poll it."""
+
+    id: int
+    url: str
+    kind: str
+    title: str
+    tags: tuple[str, ...]
+    interval: int | None
+    allow_private: bool | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    consecutive_errors: int
+    redirect_url: str | None
+    redirect_count: int
+    next_poll_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        return self.title or self.url
+
+    @property
+    def fetch_url(self) -> str:
+        """The configured URL, or where it moved after repeated permanent redirects."""
+        if self.redirect_url and self.redirect_count >= REDIRECTS_TO_MOVE:
+            return self.redirect_url
+        return self.url
+
+
+def sync_sources(conn: Connection, sources: Sequence[SourceConfig], now: datetime) -> tuple[int, int]:
+    """Make the configured sources match the config; return (added, disabled).
+
+    Sources that left the configuration are disabled, never deleted: their items stay.
+    """
+    rows = {r.url: r for r in conn.execute(select(SOURCE.c.url, SOURCE.c.origin, SOURCE.c.enabled))}
+    added = 0
+    for src in sources:
+        values: dict[str, Any] = {
+            "kind": src.kind,
+            "title": src.title,
+            "tags": list(src.tags),
+            "interval_seconds": src.interval,
+            "allow_private": src.allow_private_networks,
+            "origin": "config",
+            "enabled": True,
+        }
+        if src.url in rows:
+            conn.execute(update(SOURCE).where(SOURCE.c.url == src.url).values(**values))
+        else:
+            conn.execute(insert_for(conn, SOURCE).values(url=src.url, created_at=now, **values))
+            added += 1
+    configured = {s.url for s in sources}
+    stale = [u for u, r in rows.items() if r.origin == "config" and r.enabled and u not in configured]
+    if stale:
+        conn.execute(update(SOURCE).where(SOURCE.c.url.in_(stale)).values(enabled=False))
+    return added, len(stale)
+
+
+def add_sources(conn: Connection, sources: Iterable[SourceConfig], origin: str, now: datetime) -> list[str]:
+    """Add sources that are not known yet (OPML import); return the URLs added."""
+    known = set(conn.execute(select(SOURCE.c.url)).scalars())
+    added = []
+    for src in sources:
+        if src.url in known:
+            continue
+        conn.execute(
+            insert_for(conn, SOURCE).values(
+                url=src.url,
+                kind=src.kind,
+                title=src.title,
+                tags=list(src.tags),
+                interval_seconds=src.interval,
+                origin=origin,
+                enabled=True,
+                created_at=now,
+            )
+        )
+        known.add(src.url)
+        added.append(src.url)
+    return added
+
+
+def due_sources(conn: Connection, now: datetime, *, force: bool = False) -> list[SourceState]:
+    """Enabled sources whose next poll is due (all enabled ones with ``force``), oldest first."""
+    query = select(SOURCE).where(SOURCE.c.enabled.is_(True), SOURCE.c.gone.is_(False))
+    if not force:
+        query = query.where(or_(SOURCE.c.next_poll_at.is_(None), SOURCE.c.next_poll_at <= now))
+    query = query.order_by(SOURCE.c.next_poll_at.is_not(None), SOURCE.c.next_poll_at, SOURCE.c.id)
+    return [_state(row) for row in conn.execute(query).mappings()]
+
+
+def next_due_time(conn: Connection) -> datetime | None:
+    """The earliest next poll among enabled sources."""
+    query = select(SOURCE.c.next_poll_at).where(SOURCE.c.enabled.is_(True), SOURCE.c.gone.is_(False))
+    times = [t for t in conn.execute(query).scalars()]
+    if any(t is None for t in times):
+        return None
+    return min(times) if times else None
+
+
+def record_poll(conn: Connection, source_id: int, **values: Any) -> None:
+    """Store a poll's outcome on the source (status, validators, error, schedule)."""
+    if values.get("last_error"):
+        values["last_error"] = str(values["last_error"])[:MAX_ERROR]
+    conn.execute(update(SOURCE).where(SOURCE.c.id == source_id).values(**values))
+
+
+def _state(row: Any) -> SourceState:
+    return SourceState(
+        id=row["id"],
+        url=row["url"],
+        kind=row["kind"],
+        title=row["title"] or row["feed_title"] or "",
+        tags=tuple(row["tags"] or ()),
+        interval=row["interval_seconds"],
+        allow_private=row["allow_private"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        body_hash=row["body_hash"],
+        consecutive_errors=row["consecutive_errors"],
+        redirect_url=row["redirect_url"],
+        redirect_count=row["redirect_count"],
+        next_poll_at=row["next_poll_at"],
+    )
