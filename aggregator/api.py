@@ -127,6 +127,12 @@ class ErrorOut(BaseModel):
     message: str
 
 
+def get_settings(request: Request) -> Settings:
+    state: Settings = request.app.state.settings
+    return state
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 
 
@@ -134,12 +140,6 @@ def create_app(engine: Engine, config: Config, *, clock: Clock | None = None) ->
     settings = Settings(engine, config, clock or (lambda: datetime.now(UTC)))
     app = FastAPI(title="aggregator", version=__version__, description="Filtered combined feeds.")
     app.state.settings = settings
-
-    def get_settings(request: Request) -> Settings:
-        state: Settings = request.app.state.settings
-        return state
-
-    SettingsDep = Annotated[Settings, Depends(get_settings)]
 
     _install_error_handlers(app)
 
@@ -285,9 +285,12 @@ def _query(request: Request) -> dict[str, list[str]]:
     return params
 
 
-def _resolve(s: Settings, request: Request, sl: Slice) -> Filter:
+def _resolve(s: Settings, request: Request, sl: Slice) -> tuple[Filter, str]:
+    """The route's filter merged with the query's, and the title of the result."""
     query = parse_filter(_query(request), aliases=s.config.aliases, now=s.clock())
-    return sl.route.merge(query)
+    narrowed = query.with_limit(sl.route.limit).describe()
+    title = sl.title if narrowed == Filter().describe() else f"{sl.title}, {narrowed}"
+    return sl.route.merge(query), title
 
 
 # -- responses -----------------------------------------------------------------------------------
@@ -296,9 +299,9 @@ def _resolve(s: Settings, request: Request, sl: Slice) -> Filter:
 def _feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Response:
     if ext not in FORMATS:
         raise NotFoundError(f"unknown feed format {ext[:20]!r}: use .atom, .rss or .json")
-    flt = _resolve(s, request, sl)
+    flt, heading = _resolve(s, request, sl)
     key = f"{ext} {sl.base} {flt.canonical()}"
-    title = f"{sl.title} — aggregator" if flt == sl.route else f"{sl.title}, {flt.describe()} — aggregator"
+    title = f"{heading} — aggregator"
     meta_base = {
         "title": title,
         "subtitle": sl.description,
@@ -333,10 +336,9 @@ def _feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Respon
 
 
 def _listing(s: Settings, request: Request, sl: Slice) -> Response:
-    flt = _resolve(s, request, sl)
+    flt, heading = _resolve(s, request, sl)
     with _connect(s) as conn:
         items = select_slice(conn, flt)
-    heading = sl.title if flt == sl.route else f"{sl.title}, {flt.describe()}"
     return _html(pages.render_listing(heading, pages.FeedLinks(sl.title, sl.base), items))
 
 

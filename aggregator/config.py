@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, QueryError
+from .filters import parse_filter
 from .identity import fold_aliases, normalize_tag
 
 KINDS = ("site", "tag", "user", "feed")
@@ -226,5 +228,9 @@ def _parse_outputs(entries: object, where: str) -> tuple[OutputConfig, ...]:
         if not isinstance(title, str) or not isinstance(description, str):
             raise ConfigError(f"{ctx} ({slug}): keys 'title' and 'description' must be strings")
         filters = {k: v for k, v in entry.items() if k in FILTER_KEYS}
+        try:
+            parse_filter(filters, now=datetime.now(UTC))
+        except (QueryError, TypeError) as exc:
+            raise ConfigError(f"{ctx} ({slug}): {exc}") from exc
         result.append(OutputConfig(slug, title, description, filters))
     return tuple(result)

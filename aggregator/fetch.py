@@ -472,12 +472,16 @@ def _connector_category(exc: aiohttp.ClientConnectorError) -> str:
 
 
 def _connector_error(exc: aiohttp.ClientConnectorError) -> FetchError:
-    category = _connector_category(exc)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         detail = str(exc.certificate_error)
     else:
-        detail = str(exc.os_error) or str(exc)
-    return FetchError(f"{category} error for {exc.host}:{exc.port}: {detail}", category=category)
+        detail = str(exc.os_error) or type(exc.os_error).__name__
+    return FetchError(f"{exc.host}:{exc.port}: {detail}", category=_connector_category(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    text = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
+    return " ".join(text.split()) or type(exc).__name__
 
 
 def _classify(exc: BaseException) -> FetchError:
@@ -487,7 +491,7 @@ def _classify(exc: BaseException) -> FetchError:
         return FetchError(f"TLS error: {exc.__cause__}", category="tls")
     for kind, category, description in _SIMPLE_CATEGORIES:
         if isinstance(exc, kind):
-            return FetchError(f"{description}: {exc!r}", category=category)
+            return FetchError(f"{description}: {_describe(exc)}", category=category)
     return FetchError(f"unexpected failure: {exc!r}", category="connect")
 
 

@@ -112,10 +112,12 @@ class ParsedFeed:
 
 _UTF8_BOM = codecs.BOM_UTF8
 _WHITESPACE = b" \t\r\n\x0c"
-_HTML_START = re.compile(
-    rb"(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)[\s>/]",
+_HTML_PROLOG = re.compile(
+    rb"(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(<!doctype\s+html\b[^>]*>)?(?:\s*<!--.*?-->)*\s*",
     re.IGNORECASE | re.DOTALL,
 )
+_FIRST_ELEMENT = re.compile(rb"<([A-Za-z][A-Za-z0-9_.:-]*)")
+_HTML_ROOTS = frozenset({b"html", b"head", b"body"})
 _JSON_TYPES = ("application/json", "application/feed+json", "text/json")
 
 
@@ -160,7 +162,12 @@ def sniff_format(body: bytes, content_type: str | None) -> str:
     if first in (b"{", b"["):
         return "json"
     if first == b"<":
-        return "html" if _HTML_START.match(head) else "xml"
+        prolog = _HTML_PROLOG.match(head)
+        position = prolog.end() if prolog else 0
+        element = _FIRST_ELEMENT.match(head, position)
+        if element is not None:
+            return "html" if element.group(1).lower() in _HTML_ROOTS else "xml"
+        return "html" if prolog is not None and prolog.group(1) else "xml"
     if media in _JSON_TYPES or media.endswith("+json"):
         return "json"
     if media in ("text/html", "application/xhtml+xml"):
@@ -173,11 +180,23 @@ def sniff_format(body: bytes, content_type: str | None) -> str:
 # Labels that name the Shift_JIS family: real documents use the Microsoft
 # extensions (NEC special characters, IBM extensions), so read them as CP932.
 _SJIS_LABELS = frozenset(
-    {"shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "ms-kanji", "csshiftjis", "windows-31j",
-     "cp932", "ms932", "x-ms-cp932"}
+    {
+        "shift_jis",
+        "shift-jis",
+        "sjis",
+        "x-sjis",
+        "ms_kanji",
+        "ms-kanji",
+        "csshiftjis",
+        "windows-31j",
+        "cp932",
+        "ms932",
+        "x-ms-cp932",
+    }
 )
-_EUCJP_LABELS = frozenset({"euc-jp", "euc_jp", "eucjp", "x-euc-jp", "x-eucjp", "ujis", "u-jis",
-                           "cseucpkdfmtjapanese"})
+_EUCJP_LABELS = frozenset(
+    {"euc-jp", "euc_jp", "eucjp", "x-euc-jp", "x-eucjp", "ujis", "u-jis", "cseucpkdfmtjapanese"}
+)
 _CODEC_CHAINS: dict[str, tuple[str, ...]] = {
     "shift_jis": ("cp932", "shift_jis_2004"),
     "cp932": ("cp932", "shift_jis_2004"),
@@ -530,22 +549,18 @@ def _parse_xml(
     bozo_exception = result.get("bozo_exception")
     root = _root_element(text)
 
-    if not version and not entries_raw:
+    feed = result.get("feed") or {}
+    if not version and (root is None or root not in _FEED_ROOTS):
         if root is None:
             raise ParseError(
                 f"unreadable document: {_describe(bozo_exception or 'no markup')}", category="parse"
             )
-        if root not in _FEED_ROOTS:
-            kind = "an HTML page" if root in ("html", "head", "body") else f"XML with root <{root[:40]}>"
-            raise ParseError(f"not a feed: {kind}", category="not_a_feed")
-        if bozo:
-            raise ParseError(f"unreadable feed: {_describe(bozo_exception)}", category="parse")
-    if bozo and not entries_raw:
-        raise ParseError(f"unreadable feed: {_describe(bozo_exception)}", category="parse")
+        kind = "an HTML page" if root in ("html", "head", "body") else f"XML with root <{root[:40]}>"
+        raise ParseError(f"not a feed: {kind}", category="not_a_feed")
     if bozo:
+        if not entries_raw and not (_get(feed, "title") or _get(feed, "link")):
+            raise ParseError(f"unreadable feed: {_describe(bozo_exception)}", category="parse")
         warnings.add(f"recovered from malformed XML: {_describe(bozo_exception)}")
-
-    feed = result.get("feed") or {}
     namespaces = result.get("namespaces") or {}
     is_hatena = HATENA_NS in namespaces.values() or bool(
         re.search(r"xmlns:[A-Za-z0-9_.-]+\s*=\s*[\"']" + re.escape(HATENA_NS), text[:8192])
@@ -728,9 +743,7 @@ def _str(value: Any) -> str | None:
 
 def _text_paragraphs(text: str) -> str:
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text[:MAX_HTML]) if p.strip()]
-    return "\n".join(
-        "<p>" + html.escape(p, quote=False).replace("\n", "<br>\n") + "</p>" for p in paragraphs
-    )
+    return "\n".join("<p>" + html.escape(p, quote=False).replace("\n", "<br>\n") + "</p>" for p in paragraphs)
 
 
 def _json_author(item: Mapping[str, Any]) -> str | None:
@@ -770,9 +783,11 @@ def _entry_from_json(item: Mapping[str, Any], base: str, now: datetime, warnings
     summary = _text_paragraphs(summary_text) if summary_text else None
 
     title = _str(item.get("title"))
-    tags = [tag for tag in item.get("tags") or [] if isinstance(tag, str)] if isinstance(
-        item.get("tags"), list
-    ) else []
+    tags = (
+        [tag for tag in item.get("tags") or [] if isinstance(tag, str)]
+        if isinstance(item.get("tags"), list)
+        else []
+    )
 
     image = _str(item.get("image"))
     if not _url(image, base):

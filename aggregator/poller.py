@@ -356,7 +356,7 @@ class Poller:
             self._record(state, **values)
         except SQLAlchemyError as db_exc:
             log.error("cannot record the error of %s: %s", state.url, db_exc)
-        log.warning("%s: %s: %s", state.url, exc.category, exc.message)
+        log.info("%s: %s: %s", state.url, exc.category, exc.message)
         return self._outcome(
             state, "gone" if gone else "error", started, category=exc.category, message=exc.message
         )

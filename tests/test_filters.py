@@ -21,10 +21,14 @@ def test_tags_are_normalized_and_deduplicated() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("7d", NOW - timedelta(days=7)), ("12h", NOW - timedelta(hours=12)), ("2w", NOW - timedelta(weeks=2)),
-     ("2024-05-01", datetime(2024, 5, 1, tzinfo=UTC)),
-     ("2024-05-01T12:30:00Z", datetime(2024, 5, 1, 12, 30, tzinfo=UTC)),
-     ("2024-05-01T21:30:00+09:00", datetime(2024, 5, 1, 12, 30, tzinfo=UTC))],
+    [
+        ("7d", NOW - timedelta(days=7)),
+        ("12h", NOW - timedelta(hours=12)),
+        ("2w", NOW - timedelta(weeks=2)),
+        ("2024-05-01", datetime(2024, 5, 1, tzinfo=UTC)),
+        ("2024-05-01T12:30:00Z", datetime(2024, 5, 1, 12, 30, tzinfo=UTC)),
+        ("2024-05-01T21:30:00+09:00", datetime(2024, 5, 1, 12, 30, tzinfo=UTC)),
+    ],
 )
 def test_since_accepts_dates_and_ages(value: str, expected: datetime) -> None:
     assert parse(since=value).since == expected
