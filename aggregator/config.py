@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
