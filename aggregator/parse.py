@@ -118,6 +118,7 @@ _HTML_PROLOG = re.compile(
 )
 _FIRST_ELEMENT = re.compile(rb"<([A-Za-z][A-Za-z0-9_.:-]*)")
 _HTML_ROOTS = frozenset({b"html", b"head", b"body"})
+_GZIP_MAGIC = b"\x1f\x8b"
 _JSON_TYPES = ("application/json", "application/feed+json", "text/json")
 
 
@@ -1040,4 +1041,6 @@ def parse_feed(
         raise ParseError("not a feed: an HTML page", category="not_a_feed")
     if kind == "json":
         return _parse_json(body, url, now, max_entries)
+    if body.startswith(_GZIP_MAGIC):
+        raise ParseError("unreadable: the body is still gzip-compressed", category="parse")
     return _parse_xml(body, lowered, url, now, max_entries)
