@@ -36,7 +36,6 @@ from aggregator.sanitize import (
     MAX_HTML,
     clean_html,
     clean_text,
-    limit_html_depth,
     safe_url,
     strip_invalid_chars,
 )
@@ -63,9 +62,7 @@ MAX_MIME_TYPE = 200
 MAX_WARNINGS = 50
 MAX_TTL_MINUTES = 366 * 24 * 60
 MAX_BOOKMARK_COUNT = 10**9
-# Raw text fields are cut to this many times their final limit before cleaning,
-# so a huge title costs no more than a reasonable one.
-_RAW_TEXT_FACTOR = 20
+
 
 ENTITY_EXPANSION_FLOOR = 2 * 1024 * 1024
 ENTITY_EXPANSION_FACTOR = 4
@@ -73,39 +70,41 @@ ENTITY_EXPANSION_FACTOR = 4
 
 @dataclass(frozen=True)
 class ParsedEnclosure:
-    url: str
+    url: str  # absolute http(s)
     type: str | None
-    length: int | None
+    length: int | None  # bytes, as the feed claims
 
 
 @dataclass(frozen=True)
 class ParsedEntry:
-    link: str | None
-    guid: str | None
-    title: str
-    summary: str | None
-    content: str | None
-    author: str | None
-    published: datetime | None
-    updated: datetime | None
-    tags: tuple[str, ...]
-    bookmark_count: int | None
-    image: str | None
+    """One entry as the document states it; every string is already sanitized."""
+
+    link: str | None  # absolute http(s) URL, relative ones resolved; None if missing or unsafe
+    guid: str | None  # entry id / guid / JSON Feed id, at most 1000 characters
+    title: str  # plain text, may be ""
+    summary: str | None  # sanitized HTML
+    content: str | None  # sanitized HTML; None for Hatena RSS (content:encoded is a widget)
+    author: str | None  # plain text
+    published: datetime | None  # aware UTC; the modification date when that is all there is
+    updated: datetime | None  # aware UTC, only when the entry states it
+    tags: tuple[str, ...]  # display forms in document order, deduplicated
+    bookmark_count: int | None  # hatena:bookmarkcount
+    image: str | None  # hatena:imageurl, media:thumbnail or JSON image / banner_image
     enclosures: tuple[ParsedEnclosure, ...]
-    raw_hash: str
+    raw_hash: str  # sha256 of title, link, summary, content and published: identity of last resort
 
 
 @dataclass(frozen=True)
 class ParsedFeed:
-    format: str
+    format: str  # feedparser's version ("rss20", "rss10", "atom10", ...), "json10" or "json11"
     title: str | None
     link: str | None
-    ttl_minutes: int | None
-    is_hatena: bool
-    entries: tuple[ParsedEntry, ...]
-    total_entries: int
-    warnings: tuple[str, ...]
-    encoding: str | None
+    ttl_minutes: int | None  # RSS <ttl>
+    is_hatena: bool  # the Hatena namespace is declared
+    entries: tuple[ParsedEntry, ...]  # at most max_entries, in document order
+    total_entries: int  # entries in the document before truncation
+    warnings: tuple[str, ...]  # problems recovered from
+    encoding: str | None  # the codec the document was decoded with
 
 
 # --------------------------------------------------------------------------- sniffing
@@ -355,6 +354,31 @@ _ENTITY_DECL = re.compile(
 _ENTITY_REF = re.compile(r"&([A-Za-z_:][A-Za-z0-9_.:-]*);")
 _PARAMETER_REF = re.compile(r"%[A-Za-z_:][A-Za-z0-9_.:-]*;")
 _PREDEFINED_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
+_FIRST_START_TAG = re.compile(r"<[A-Za-z_]")
+_DOCTYPE_TOKEN = re.compile(r"[\"'\[>]")
+_SUBSET_TOKEN = re.compile(r"[\"'\]]|<!--")
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+
+
+def _char_ref_code(match: re.Match[str]) -> int | None:
+    digits = match.group(1) or match.group(2)
+    if len(digits) > 8:
+        return None
+    return int(digits, 16) if match.group(1) else int(digits)
+
+
+def _char_ref_value(match: re.Match[str]) -> str:
+    code = _char_ref_code(match)
+    return chr(code) if code is not None and _valid_xml_char(code) else ""
+
+
+def _valid_xml_char(code: int) -> bool:
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
 
 
 def _skip_misc(text: str, position: int) -> int:
@@ -374,53 +398,67 @@ def _doctype(text: str) -> tuple[str | None, int] | None:
         return None
     length = len(text)
     index = position + len("<!DOCTYPE")
-    while index < length:
-        char = text[index]
-        if char in "\"'":
-            end = text.find(char, index + 1)
-            if end < 0:
-                return None, length
-            index = end + 1
-        elif char == "[":
+    while True:
+        match = _DOCTYPE_TOKEN.search(text, index)
+        if match is None:
+            return None, length
+        token = match.group(0)
+        if token == ">":
+            return None, match.end()
+        if token == "[":
             break
-        elif char == ">":
-            return None, index + 1
-        else:
-            index += 1
-    else:
-        return None, length
-    start = index + 1
-    index = start
-    while index < length:
-        char = text[index]
-        if char in "\"'":
-            end = text.find(char, index + 1)
-            index = length if end < 0 else end + 1
-        elif text.startswith("<!--", index):
-            end = text.find("-->", index + 4)
-            index = length if end < 0 else end + 3
-        elif char == "]":
-            close = text.find(">", index)
-            return text[start:index], length if close < 0 else close + 1
-        else:
-            index += 1
-    return text[start:], length
+        end = text.find(token, match.end())
+        if end < 0:
+            return None, length
+        index = end + 1
+    start = index = match.end()
+    while True:
+        match = _SUBSET_TOKEN.search(text, index)
+        if match is None:
+            return text[start:], length
+        token = match.group(0)
+        if token == "]":
+            close = text.find(">", match.end())
+            return text[start : match.start()], length if close < 0 else close + 1
+        closing = "-->" if token == "<!--" else token
+        end = text.find(closing, match.end())
+        if end < 0:
+            return text[start:], length
+        index = end + len(closing)
+
+
+def _declarations_region(text: str) -> str:
+    """Where entity declarations can take effect.
+
+    The internal subset of the prolog's DOCTYPE (what expat reads), plus the
+    text before the first start tag (what feedparser's lenient parser takes its
+    entity declarations from, wherever the DOCTYPE is).
+    """
+    doctype = _doctype(text)
+    subset = doctype[0] if doctype and doctype[0] else ""
+    first_tag = _FIRST_START_TAG.search(text)
+    head = text[: first_tag.start()] if first_tag else text
+    return subset + "\n" + head if "<!ENTITY" in head else subset
 
 
 def _check_entities(text: str, body_size: int) -> None:
-    """Refuse documents whose DTD could expand into far more text than was sent."""
-    doctype = _doctype(text)
-    subset = doctype[0] if doctype else None
-    if subset is None or "<!ENTITY" not in subset:
+    """Refuse documents whose entity declarations could expand far beyond the body's size."""
+    if "<!ENTITY" not in text:
+        return
+    region = _declarations_region(text)
+    if "<!ENTITY" not in region:
         return
     values: dict[str, str] = {}
-    for match in _ENTITY_DECL.finditer(subset):
+    for match in _ENTITY_DECL.finditer(region):
         parameter, name, double, single, external = match.groups()
         value = double if double is not None else single
         if value is None or external:
             continue
-        nested = [ref for ref in _ENTITY_REF.findall(value) if ref not in _PREDEFINED_ENTITIES]
-        if nested or _PARAMETER_REF.search(value):
+        # Character references in a literal are replaced when it is declared:
+        # "&#38;x;" becomes a reference to x by the time the entity is used.
+        expanded = _CHAR_REF.sub(_char_ref_value, value)
+        nested = [ref for ref in _ENTITY_REF.findall(expanded) if ref not in _PREDEFINED_ENTITIES]
+        if nested or _PARAMETER_REF.search(expanded) or (parameter and "<" in expanded):
             raise ParseError(
                 f"refused: entity declarations reference other entities ({name[:40]!r})",
                 category="parse",
@@ -441,27 +479,14 @@ def _check_entities(text: str, body_size: int) -> None:
 
 # --------------------------------------------------------------------------- XML via feedparser
 
-_CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})
 _ROOT_ELEMENT = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]*)")
 
 
-def _valid_xml_char(code: int) -> bool:
-    return (
-        code in (0x9, 0xA, 0xD)
-        or 0x20 <= code <= 0xD7FF
-        or 0xE000 <= code <= 0xFFFD
-        or 0x10000 <= code <= 0x10FFFF
-    )
-
-
 def _strip_invalid_char_refs(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
-        digits = match.group(1) or match.group(2)
-        if len(digits) > 8:
-            return ""
-        code = int(digits, 16) if match.group(1) else int(digits)
-        return match.group(0) if _valid_xml_char(code) else ""
+        code = _char_ref_code(match)
+        return match.group(0) if code is not None and _valid_xml_char(code) else ""
 
     return _CHAR_REF.sub(replace, text)
 
@@ -553,9 +578,8 @@ def _parse_xml(
     feed = result.get("feed") or {}
     if not version and (root is None or root not in _FEED_ROOTS):
         if root is None:
-            raise ParseError(
-                f"unreadable document: {_describe(bozo_exception or 'no markup')}", category="parse"
-            )
+            problem = _describe(bozo_exception) if bozo_exception else "no markup found"
+            raise ParseError(f"unreadable document: {problem}", category="parse")
         kind = "an HTML page" if root in ("html", "head", "body") else f"XML with root <{root[:40]}>"
         raise ParseError(f"not a feed: {kind}", category="not_a_feed")
     if bozo:
@@ -597,15 +621,13 @@ def _get(mapping: Any, key: str) -> Any:
 
 
 def _detail_text(mapping: Any, key: str) -> str | None:
-    """Plain text of a feedparser text construct, honouring its declared type."""
+    """A feedparser text construct, for ``clean_text``.
+
+    Markup is stripped even when the feed calls the value plain text: a title
+    like ``<script>…`` is much more often escaped HTML than literal text.
+    """
     value = _get(mapping, key)
-    if not isinstance(value, str) or not value:
-        return None
-    detail = _get(mapping, f"{key}_detail")
-    kind = _get(detail, "type") if detail is not None else None
-    if kind == "text/plain":
-        return html.escape(value[: MAX_TITLE * _RAW_TEXT_FACTOR], quote=False)
-    return value
+    return value if isinstance(value, str) and value else None
 
 
 def _html_from_construct(value: Any, kind: Any) -> str | None:
@@ -620,10 +642,20 @@ def _entry_from_feedparser(
     raw: Any, base: str, now: datetime, warnings: _Warnings, *, drop_content: bool
 ) -> ParsedEntry:
     summary_detail = _get(raw, "summary_detail")
-    summary = _html_from_construct(_get(raw, "summary"), _get(summary_detail, "type"))
+    summary_raw = _get(raw, "summary")
+    blocks = [block for block in (_get(raw, "content") or []) if isinstance(block, dict)]
+    # With no description feedparser copies content:encoded into the summary;
+    # Hatena descriptions are plain text, so markup there is the widget again.
+    if (
+        drop_content
+        and isinstance(summary_raw, str)
+        and "<" in summary_raw
+        and any(_get(block, "value") == summary_raw for block in blocks)
+    ):
+        summary_raw = None
+    summary = _html_from_construct(summary_raw, _get(summary_detail, "type"))
     content: str | None = None
     if not drop_content:
-        blocks = [block for block in (_get(raw, "content") or []) if isinstance(block, dict)]
         html_blocks = [b for b in blocks if _get(b, "type") in ("text/html", "application/xhtml+xml")]
         for block in html_blocks or blocks:
             content = _html_from_construct(_get(block, "value"), _get(block, "type"))
@@ -674,7 +706,7 @@ def _entry_from_feedparser(
         content=content,
         author=author,
         published=published or created or updated,
-        updated=updated or published or created,
+        updated=updated,
         tags=tags,
         bookmark_count=_get(raw, "hatena_bookmarkcount"),
         image=image,
@@ -811,13 +843,13 @@ def _entry_from_json(item: Mapping[str, Any], base: str, now: datetime, warnings
         warnings=warnings,
         link=link,
         guid=guid,
-        title=html.escape(title[: MAX_TITLE * _RAW_TEXT_FACTOR], quote=False) if title else None,
+        title=title,
         summary=summary,
         content=content,
-        author=html.escape(author, quote=False) if (author := _json_author(item)) else None,
+        author=_json_author(item),
         published=published or updated,
-        updated=updated or published,
-        tags=[html.escape(tag[: MAX_TAG_LENGTH * _RAW_TEXT_FACTOR], quote=False) for tag in tags],
+        updated=updated,
+        tags=tags,
         bookmark_count=None,
         image=image,
         enclosures=enclosures,
@@ -861,16 +893,11 @@ def _url(value: Any, base: str) -> str | None:
 
 
 def _text_or_none(value: str | None, limit: int) -> str | None:
-    if not value:
-        return None
-    text = clean_text(limit_html_depth(value[: limit * _RAW_TEXT_FACTOR]), limit=limit)
-    return text or None
+    return clean_text(value, limit=limit) or None if value else None
 
 
 def _html(value: str | None) -> str | None:
-    if not value:
-        return None
-    return clean_html(limit_html_depth(value[:MAX_HTML]))
+    return clean_html(value) if value else None
 
 
 def _struct_to_datetime(value: Any) -> datetime | None:

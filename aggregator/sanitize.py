@@ -20,7 +20,9 @@ LINK_SCHEMES = frozenset({"http", "https"})
 # Characters XML 1.0 forbids, plus NUL (PostgreSQL rejects it), lone
 # surrogates (unencodable) and the two non-characters U+FFFE / U+FFFF.
 _INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-_SPACE_RUNS = re.compile(r"\s+")
+# White space that is layout, not text: the ideographic space (U+3000) of Japanese
+# titles and the no-break space are kept as written.
+_SPACE_RUNS = re.compile(r"[^\S\u3000\u00a0]+")
 
 _TAGS = frozenset(
     {
@@ -96,6 +98,7 @@ _ATTRIBUTES = {
 _DROP_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "template", "noscript"})
 
 MAX_TEXT = 2_000
+RAW_TEXT_FACTOR = 8  # markup read per character of text kept
 MAX_HTML = 512 * 1024
 
 
@@ -109,7 +112,7 @@ def clean_html(value: str | None, *, limit: int = MAX_HTML) -> str | None:
     if not value:
         return None
     cleaned = nh3.clean(
-        strip_invalid_chars(value)[:limit],
+        limit_html_depth(strip_invalid_chars(value)[:limit]),
         tags=set(_TAGS),
         clean_content_tags=set(_DROP_WITH_CONTENT),
         attributes={k: set(v) for k, v in _ATTRIBUTES.items()},
@@ -126,11 +129,10 @@ def clean_text(value: str | None, *, limit: int = MAX_TEXT) -> str:
     """Turn a possibly-HTML string into one line of plain text (tags dropped, entities decoded)."""
     if not value:
         return ""
-    without_tags = nh3.clean(
-        strip_invalid_chars(value), tags=set(), clean_content_tags=set(_DROP_WITH_CONTENT)
-    )
+    raw = limit_html_depth(strip_invalid_chars(value)[: limit * RAW_TEXT_FACTOR])
+    without_tags = nh3.clean(raw, tags=set(), clean_content_tags=set(_DROP_WITH_CONTENT))
     text = html.unescape(without_tags)
-    text = _SPACE_RUNS.sub(" ", strip_invalid_chars(text)).strip()
+    text = _SPACE_RUNS.sub(" ", strip_invalid_chars(text)).strip(" ")
     return text[:limit]
 
 
@@ -162,8 +164,7 @@ def safe_url(value: str | None, *, schemes: frozenset[str] = LINK_SCHEMES) -> st
 
 MAX_HTML_DEPTH = 128
 
-# Elements that never have content, and those whose start tag closes an open
-# sibling of the same kind (``<li>a<li>b``).
+# Elements that never have content.
 _VOID = frozenset(
     {
         "area",
@@ -187,16 +188,6 @@ _VOID = frozenset(
         "wbr",
     }
 )
-_SIBLINGS = {
-    "li": frozenset({"li"}),
-    "dt": frozenset({"dt", "dd"}),
-    "dd": frozenset({"dt", "dd"}),
-    "p": frozenset({"p"}),
-    "option": frozenset({"option"}),
-    "tr": frozenset({"tr"}),
-    "td": frozenset({"td", "th"}),
-    "th": frozenset({"td", "th"}),
-}
 # An end tag never closes an element across one of these (HTML "scope" markers).
 _SCOPE_BOUNDARIES = frozenset(
     {
@@ -272,7 +263,86 @@ _SPECIAL = frozenset(
         *_SCOPE_BOUNDARIES,
     }
 )
+# Start tags that close an open element first (``<li>a<li>b``, ``<tr><td>a<tr>``):
+# name -> (what they close, what stops the search; None: only the current node).
+_TABLE_SCOPE = frozenset({"html", "table", "template"})
+_IMPLIED_CLOSE: dict[str, tuple[frozenset[str], frozenset[str] | None]] = {
+    "li": (frozenset({"li"}), _SPECIAL - {"address", "div", "p"}),
+    "dt": (frozenset({"dt", "dd"}), _SPECIAL - {"address", "div", "p"}),
+    "dd": (frozenset({"dt", "dd"}), _SPECIAL - {"address", "div", "p"}),
+    "p": (frozenset({"p"}), _SCOPE_BOUNDARIES),
+    "td": (frozenset({"td", "th"}), _TABLE_SCOPE),
+    "th": (frozenset({"td", "th"}), _TABLE_SCOPE),
+    "tr": (frozenset({"tr"}), _TABLE_SCOPE),
+    "tbody": (frozenset({"tbody", "thead", "tfoot"}), _TABLE_SCOPE),
+    "thead": (frozenset({"tbody", "thead", "tfoot"}), _TABLE_SCOPE),
+    "tfoot": (frozenset({"tbody", "thead", "tfoot"}), _TABLE_SCOPE),
+    "option": (frozenset({"option"}), None),
+}
+# Block start tags that close an open paragraph first (``<p><b>x<div>``).
+_P = frozenset({"p"})
+_CLOSES_P = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "listing",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "plaintext",
+        "pre",
+        "search",
+        "section",
+        "summary",
+        "ul",
+        "xmp",
+        "li",
+        "dd",
+        "dt",
+    }
+)
+_FORMATTING = frozenset(
+    {"a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u"}
+)
+_MARKERS = frozenset({"applet", "caption", "html", "marquee", "object", "td", "th", "template"})
 _TAG_TOKEN = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)([^<>]*)>")
+
+
+def _find_open(stack: list[str], closes: frozenset[str], stops: frozenset[str] | None) -> int | None:
+    """Index of the nearest open element in ``closes`` not hidden behind one in ``stops``."""
+    if not stack:
+        return None
+    if stops is None:
+        return len(stack) - 1 if stack[-1] in closes else None
+    for index in range(len(stack) - 1, -1, -1):
+        node = stack[index]
+        if node in closes:
+            return index
+        if node in stops:
+            return None
+    return None
 
 
 def _open_index(stack: list[str], name: str) -> int | None:
@@ -285,6 +355,43 @@ def _open_index(stack: list[str], name: str) -> int | None:
         if node in boundaries or (phrasing and node in _SPECIAL):
             return None
     return None
+
+
+class _OpenElements:
+    """A conservative model of an HTML parser's stack of open elements."""
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+        self.names: list[str] = []
+        self.tags: list[str] = []
+        self.out: list[str] = []
+        self.too_deep = False
+
+    def open(self, name: str, tag: str) -> None:
+        if len(self.names) >= self.max_depth:
+            self.too_deep = True
+            return
+        self.names.append(name)
+        self.tags.append(tag)
+        self.out.append(tag)
+
+    def close_from(self, index: int) -> None:
+        """Close the elements from ``index`` up; reopen formatting elements closed on the way.
+
+        A parser keeps ``<b>`` or ``<i>`` that were closed implicitly in its list
+        of active formatting elements (up to three identical ones) and opens them
+        again at the next text, so they still count, unless a table cell or a
+        similar marker was closed too.
+        """
+        names, tags = self.names[index:], self.tags[index:]
+        del self.names[index:], self.tags[index:]
+        self.out.extend(f"</{name}>" for name in reversed(names))
+        marker = names[0] in _MARKERS
+        for name, tag in zip(names[1:], tags[1:], strict=True):
+            if name in _MARKERS:
+                marker = True
+            elif name in _FORMATTING and not marker and self.tags.count(tag) < 3:
+                self.open(name, tag)
 
 
 def limit_html_depth(value: str, *, max_depth: int = MAX_HTML_DEPTH) -> str:
@@ -300,10 +407,10 @@ def limit_html_depth(value: str, *, max_depth: int = MAX_HTML_DEPTH) -> str:
     """
     if value.count("<") <= max_depth:
         return value
-    stack: list[str] = []
-    out: list[str] = []
+    elements = _OpenElements(max_depth)
+    stack = elements.names
+    out = elements.out
     position = 0
-    too_deep = False
     for match in _TAG_TOKEN.finditer(value):
         out.append(value[position : match.start()])
         position = match.end()
@@ -311,20 +418,21 @@ def limit_html_depth(value: str, *, max_depth: int = MAX_HTML_DEPTH) -> str:
         if closing:
             index = _open_index(stack, name)
             if index is not None:
-                out.extend(f"</{open_name}>" for open_name in reversed(stack[index:]))
-                del stack[index:]
-        elif name in _VOID or rest.endswith("/"):
+                elements.close_from(index)
+        elif name in _VOID or (rest.endswith("/") and ("svg" in stack or "math" in stack)):
+            # "<div/>" opens a div in HTML; only void and foreign elements close themselves.
             out.append(match.group(0))
         else:
-            siblings = _SIBLINGS.get(name)
-            if siblings is not None and stack and stack[-1] in siblings:
-                out.append(f"</{stack.pop()}>")
-            if len(stack) >= max_depth:
-                too_deep = True
-                continue
-            stack.append(name)
-            out.append(match.group(0))
-    if not too_deep:
+            rule = _IMPLIED_CLOSE.get(name)
+            index = _find_open(stack, *rule) if rule else None
+            if index is not None:
+                elements.close_from(index)
+            if name in _CLOSES_P:
+                index = _find_open(stack, _P, _SCOPE_BOUNDARIES)
+                if index is not None:
+                    elements.close_from(index)
+            elements.open(name, match.group(0))
+    if not elements.too_deep:
         return value
     out.append(value[position:])
     out.extend(f"</{open_name}>" for open_name in reversed(stack))
