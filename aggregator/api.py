@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote_from_bytes, urlencode
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import __version__, pages
 from .config import Config, OutputConfig
@@ -38,6 +40,7 @@ from .views import FeedMeta, ItemView
 log = logging.getLogger("aggregator.api")
 FEED_MAX_AGE = 300
 MAX_PATH_VALUE = 200
+MAX_HEADER_BYTES = 16 * 1024
 Clock = Callable[[], datetime]
 
 
@@ -142,29 +145,23 @@ def create_app(engine: Engine, config: Config, *, clock: Clock | None = None) ->
     app.state.settings = settings
 
     _install_error_handlers(app)
+    app.add_middleware(_RequestGuard)
 
-    @app.api_route("/feeds/all.{ext}", methods=["GET", "HEAD"], responses=ERRORS, summary="Every item")
+    @_get_and_head(app, "/feeds/all.{ext}", "Every item")
     def feed_all(ext: str, request: Request, s: SettingsDep) -> Response:
         return _feed_response(
             s, request, ext, Slice(Filter(), "Everything", "Every item, newest first", "/feeds/all", "/")
         )
 
-    @app.api_route(
-        "/feeds/tag/{tag}.{ext}", methods=["GET", "HEAD"], responses=ERRORS, summary="Items with a tag"
-    )
+    @_get_and_head(app, "/feeds/tag/{tag}.{ext}", "Items with a tag")
     def feed_tag(tag: str, ext: str, request: Request, s: SettingsDep) -> Response:
         return _feed_response(s, request, ext, _tag_slice(s, tag))
 
-    @app.api_route(
-        "/feeds/site/{host}.{ext}",
-        methods=["GET", "HEAD"],
-        responses=ERRORS,
-        summary="Items on a host or its subdomains",
-    )
+    @_get_and_head(app, "/feeds/site/{host}.{ext}", "Items on a host or its subdomains")
     def feed_site(host: str, ext: str, request: Request, s: SettingsDep) -> Response:
         return _feed_response(s, request, ext, _site_slice(host))
 
-    @app.api_route("/feeds/{slug}.{ext}", methods=["GET", "HEAD"], responses=ERRORS, summary="A named output")
+    @_get_and_head(app, "/feeds/{slug}.{ext}", "A named output")
     def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Response:
         output = s.outputs.get(slug)
         if output is None:
@@ -233,6 +230,19 @@ def create_app(engine: Engine, config: Config, *, clock: Clock | None = None) ->
         )
 
     return app
+
+
+Endpoint = Callable[..., Response]
+
+
+def _get_and_head(app: FastAPI, path: str, summary: str) -> Callable[[Endpoint], Endpoint]:
+    """GET and HEAD on ``path``; HEAD stays out of the schema, so operation ids stay unique."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        app.head(path, responses=ERRORS, summary=summary, include_in_schema=False)(endpoint)
+        return app.get(path, responses=ERRORS, summary=summary)(endpoint)
+
+    return register
 
 
 # -- slices --------------------------------------------------------------------------------------
@@ -305,9 +315,9 @@ def _feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Respon
     meta_base = {
         "title": title,
         "subtitle": sl.description,
-        "self_url": str(request.url),
+        "self_url": _request_url(request),
         "html_url": str(request.base_url).rstrip("/") + sl.html,
-        "feed_id": "urn:aggregator:feed:" + hashlib.sha256(key.encode()).hexdigest()[:32],
+        "feed_id": _feed_id(ext, sl, flt, request),
     }
 
     def load() -> tuple[str, Sequence[ItemView]]:
@@ -335,11 +345,27 @@ def _feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Respon
     return Response(entry.body, media_type=MEDIA_TYPES[ext], headers=headers)
 
 
+def _request_url(request: Request) -> str:
+    """The URL as the client sent it: the path keeps its percent-encoding (``%E6%A9%9F``, ``%20``)."""
+    raw = request.scope.get("raw_path")
+    if not isinstance(raw, bytes):
+        return str(request.url)
+    return str(request.url.replace(path=quote_from_bytes(raw, safe="/%:@!$&'()*+,;=-._~")))
+
+
+def _feed_id(ext: str, sl: Slice, flt: Filter, request: Request) -> str:
+    """Stable per URL: a relative window such as ``since=7d`` is named as written, not as resolved now."""
+    window = urlencode([(k, v) for k, v in request.query_params.multi_items() if k in ("since", "until")])
+    named = f"{ext} {sl.base} {replace(flt, since=None, until=None).canonical()} {window}"
+    return "urn:aggregator:feed:" + hashlib.sha256(named.encode()).hexdigest()[:32]
+
+
 def _listing(s: Settings, request: Request, sl: Slice) -> Response:
     flt, heading = _resolve(s, request, sl)
     with _connect(s) as conn:
         items = select_slice(conn, flt)
-    return _html(pages.render_listing(heading, pages.FeedLinks(sl.title, sl.base), items))
+    feeds = pages.FeedLinks(sl.title, sl.base, request.url.query)
+    return _html(pages.render_listing(heading, feeds, items))
 
 
 def _html(body: str, status: int = 200) -> Response:
@@ -410,6 +436,32 @@ def _error(request: Request, status: int, error: str, message: str, parameter: s
         return _html(pages.render_error(status, message), status)
     body = {"error": error, "message": message} | ({"parameter": parameter} if parameter else {})
     return JSONResponse(body, status_code=status, headers={"X-Content-Type-Options": "nosniff"})
+
+
+class _RequestGuard:
+    """Refuses, before routing, what no route may answer.
+
+    Request headers over ``MAX_HEADER_BYTES`` in all get 431 whatever the
+    server's own limits, and a path with ``.`` or ``..`` segments once
+    decoded (``/tag/%2e%2e%2f``) gets 404 rather than a redirect to the
+    normalized path.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal: Response | None = None
+            if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+                message = f"request headers larger than {MAX_HEADER_BYTES} bytes"
+                refusal = _error(Request(scope), 431, "headers_too_large", message)
+            elif any(part in (".", "..") for part in scope["path"].split("/")):
+                refusal = _error(Request(scope), 404, "not_found", "no such path")
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

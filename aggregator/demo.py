@@ -8,12 +8,13 @@ import asyncio
 import functools
 import os
 import threading
+from dataclasses import replace
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from .cli import OutcomePrinter
-from .config import load_config
+from .config import Config, load_config
 from .db import make_engine
 from .errors import ConfigError
 from .poller import Poller
@@ -21,6 +22,7 @@ from .poller import Poller
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "feeds" / "samples"
 DEMO_CONFIG = ROOT / "feeds" / "demo.toml"
+DEFAULT_SAMPLES_PORT = 8001
 DEMO_DB = "sqlite:///aggregator-demo.db"
 TYPES = {
     ".rdf": "application/rdf+xml",
@@ -49,9 +51,21 @@ def start_sample_server(port: int, directory: Path = SAMPLES) -> ThreadingHTTPSe
     return server
 
 
+def samples_on_port(config: Config, port: int) -> Config:
+    """Point the demo's sample sources at the port the samples are actually served on."""
+    default = f"http://127.0.0.1:{DEFAULT_SAMPLES_PORT}/"
+    moved = tuple(
+        replace(s, url=f"http://127.0.0.1:{port}/" + s.url[len(default) :])
+        if s.url.startswith(default)
+        else s
+        for s in config.sources
+    )
+    return replace(config, sources=moved)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     config_file = Path(args.config) if args.config else DEMO_CONFIG
-    config = load_config(config_file)
+    config = samples_on_port(load_config(config_file), args.samples_port)
     db = args.db or os.environ.get("AGGREGATOR_DB") or DEMO_DB
     try:
         samples = start_sample_server(args.samples_port)

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
 from .views import ItemView
@@ -94,7 +94,11 @@ class SliceCache:
             entry = Rendered(etag, cached.last_modified, cached.body, data_version)
         else:
             self.renders += 1
-            entry = Rendered(etag, newest_update(items), render(items), data_version)
+            modified = newest_update(items)
+            if cached is not None and modified <= cached.last_modified:
+                # An older item joined (or one left): the slice changed all the same.
+                modified = cached.last_modified + timedelta(seconds=1)
+            entry = Rendered(etag, modified, render(items), data_version)
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)

@@ -208,7 +208,10 @@ def parse_when(param: str, value: str | None, now: datetime) -> datetime | None:
             param,
             f"expected a date (2024-05-01), a datetime (2024-05-01T12:00:00Z) or an age (7d), got {text!r}",
         ) from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise QueryError(param, f"out of range in UTC: {text!r}") from exc
 
 
 def _parse_int(param: str, value: str | None, low: int, high: int) -> int | None:

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from .config import SourceConfig
+from .config import KINDS, SourceConfig
 from .errors import ConfigError
 from .sanitize import clean_text, safe_url
 
@@ -39,7 +39,9 @@ def _walk(node: ET.Element | None, folders: tuple[str, ...], found: dict[str, So
         if url:
             categories = [c.strip(" /") for c in (outline.get("category") or "").split(",")]
             tags = tuple(dict.fromkeys(t for t in (*folders, *categories) if t))
-            found.setdefault(url, SourceConfig(url=url, kind="feed", title=title, tags=tags))
+            kind = outline.get("aggregatorKind") or "feed"  # written by write_opml
+            kind = kind if kind in KINDS else "feed"
+            found.setdefault(url, SourceConfig(url=url, kind=kind, title=title, tags=tags))
         else:
             _walk(outline, (*folders, title) if title else folders, found)
 

@@ -39,12 +39,14 @@ td,th{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left}
 class FeedLinks:
     title: str
     base: str  # e.g. /feeds/tag/kubernetes
+    query: str = ""  # the listing's own filters, so its feeds hold what it shows
 
     def urls(self) -> list[tuple[str, str, str]]:
+        tail = f"?{self.query}" if self.query else ""
         return [
-            ("Atom", "application/atom+xml", f"{self.base}.atom"),
-            ("RSS", "application/rss+xml", f"{self.base}.rss"),
-            ("JSON Feed", "application/feed+json", f"{self.base}.json"),
+            ("Atom", "application/atom+xml", f"{self.base}.atom{tail}"),
+            ("RSS", "application/rss+xml", f"{self.base}.rss{tail}"),
+            ("JSON Feed", "application/feed+json", f"{self.base}.json{tail}"),
         ]
 
 

@@ -163,7 +163,7 @@ class Poller:
 
     def _seconds_until_next_due(self, max_sleep: float) -> float:
         with self.engine.connect() as conn:
-            due = next_due_time(conn)
+            due = next_due_time(conn, self.clock())
         if due is None:
             return max_sleep
         return min(max(1.0, (due - self.clock()).total_seconds()), max_sleep)

@@ -18,6 +18,7 @@ ITEM = table_of(Item)
 SIGHTING = table_of(Sighting)
 TAG = table_of(Tag)
 ITEM_TAG = table_of(ItemTag)
+SIGHTING_VISIBLE = ("tags", "user", "comment")  # a source's bookmark count alone shows nowhere
 _EXISTING_COLUMNS = [c for c in ITEM.c if c.name not in ("key", "site", "last_seen")]
 
 
@@ -105,7 +106,7 @@ def _update_changed(conn: Connection, rows: list[dict[str, Any]]) -> None:
 def _write_sightings(
     conn: Connection, source: SourceInfo, incoming: Sequence[Incoming], ids: dict[str, int], now: datetime
 ) -> set[int]:
-    """Upsert what this source said about each item; return the items whose sighting changed."""
+    """Upsert what this source said about each item; return the items where a reader would see a change."""
     wanted = {
         ids[i.key_hash]: {
             "item_id": ids[i.key_hash],
@@ -131,6 +132,12 @@ def _write_sightings(
         for item_id, row in wanted.items()
         if item_id not in current or any(current[item_id][k] != v for k, v in row.items())
     ]
+    visible = {
+        row["item_id"]
+        for row in changed
+        if row["item_id"] not in current
+        or any(current[row["item_id"]][k] != row[k] for k in SIGHTING_VISIBLE)
+    }
     for batch in chunks(changed):
         stmt = insert_for(conn, SIGHTING)
         stmt = stmt.on_conflict_do_update(
@@ -141,7 +148,7 @@ def _write_sightings(
             },
         )
         conn.execute(stmt, list(batch))
-    return {row["item_id"] for row in changed}
+    return visible
 
 
 def _rederive_tags(conn: Connection, item_ids: set[int]) -> set[int]:

@@ -28,6 +28,7 @@ ITEM_TAG = table_of(ItemTag)
 TAG = table_of(Tag)
 SIGHTING = table_of(Sighting)
 SOURCE = table_of(Source)
+MAX_SOURCE_ID = 2**31 - 1  # source.id is a 32-bit INTEGER on PostgreSQL: no larger id exists
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,10 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
             when, ident = raw.split("|")
-            return cls(datetime.fromisoformat(when).replace(tzinfo=UTC), int(ident))
+            item_id = int(ident)
+            if not 0 < item_id < 2**63:
+                raise ValueError("item id out of range")
+            return cls(datetime.fromisoformat(when).replace(tzinfo=UTC), item_id)
         except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
             raise QueryError("cursor", "not a valid cursor") from exc
 
@@ -105,12 +109,16 @@ def _slice_query(
     if flt.min_bookmarks:
         conditions.append(ITEM.c.bookmark_count >= flt.min_bookmarks)
     if after:
-        conditions.append(tuple_(order_published, ITEM.c.id) < tuple_(after.published, after.id))
+        # Typed like the columns, so the cursor time is bound as naive UTC (not as timestamptz).
+        cursor = tuple_(after.published, after.id, types=[order_published.type, ITEM.c.id.type])
+        conditions.append(tuple_(order_published, ITEM.c.id) < cursor)
     return query.where(*conditions).order_by(order_published.desc(), ITEM.c.id.desc()).limit(flt.limit)
 
 
 def _has_tag(tag_ids: Sequence[int]) -> Any:
-    return exists().where(ITEM_TAG.c.item_id == ITEM.c.id, ITEM_TAG.c.tag_id.in_(tag_ids))
+    # An alias: a query that already joins item_tag must not correlate this subquery's FROM away.
+    link = ITEM_TAG.alias()
+    return exists().where(link.c.item_id == ITEM.c.id, link.c.tag_id.in_(tag_ids))
 
 
 def _escape_like(value: str) -> str:
@@ -126,7 +134,7 @@ def _tag_ids(conn: Connection, names: set[str]) -> dict[str, int]:
 def _source_ids(conn: Connection, refs: Sequence[str]) -> list[int]:
     if not refs:
         return []
-    ids = [int(r) for r in refs if r.isdigit()]
+    ids = [i for i in (int(r) for r in refs if r.isdigit()) if i <= MAX_SOURCE_ID]
     urls = [r for r in refs if not r.isdigit()]
     query = select(SOURCE.c.id).where(or_(SOURCE.c.id.in_(ids), SOURCE.c.url.in_(urls)))
     return [int(i) for i in conn.execute(query).scalars()]

@@ -55,7 +55,8 @@ def sync_sources(conn: Connection, sources: Sequence[SourceConfig], now: datetim
 
     Sources that left the configuration are disabled, never deleted: their items stay.
     """
-    rows = {r.url: r for r in conn.execute(select(SOURCE.c.url, SOURCE.c.origin, SOURCE.c.enabled))}
+    columns = (SOURCE.c.url, SOURCE.c.origin, SOURCE.c.enabled, SOURCE.c.kind, SOURCE.c.tags)
+    rows = {r.url: r for r in conn.execute(select(*columns))}
     added = 0
     for src in sources:
         values: dict[str, Any] = {
@@ -67,6 +68,10 @@ def sync_sources(conn: Connection, sources: Sequence[SourceConfig], now: datetim
             "origin": "config",
             "enabled": True,
         }
+        known = rows.get(src.url)
+        if known is not None and (known.kind != src.kind or list(known.tags or ()) != list(src.tags)):
+            # Items take the source's kind and tags when parsed: make the next poll fetch and parse again.
+            values.update(body_hash=None, etag=None, last_modified=None)
         if src.url in rows:
             conn.execute(update(SOURCE).where(SOURCE.c.url == src.url).values(**values))
         else:
@@ -112,12 +117,10 @@ def due_sources(conn: Connection, now: datetime, *, force: bool = False) -> list
     return [_state(row) for row in conn.execute(query).mappings()]
 
 
-def next_due_time(conn: Connection) -> datetime | None:
-    """The earliest next poll among enabled sources."""
+def next_due_time(conn: Connection, now: datetime) -> datetime | None:
+    """The earliest next poll among enabled sources (``now`` for a never-polled one; None: no sources)."""
     query = select(SOURCE.c.next_poll_at).where(SOURCE.c.enabled.is_(True), SOURCE.c.gone.is_(False))
-    times = [t for t in conn.execute(query).scalars()]
-    if any(t is None for t in times):
-        return None
+    times = [t or now for t in conn.execute(query).scalars()]
     return min(times) if times else None
 
 

@@ -1,0 +1,460 @@
+"""Slice latency over a generated database: "newest 50 with tag X" and the other filters.
+
+Rows are generated straight into ``item``, ``tag``, ``item_tag``, ``sighting``
+and ``source`` with SQLAlchemy Core bulk inserts (secondary indexes dropped
+during the load and rebuilt after it): ``--items`` items (default 200,000)
+with 3-7 tags each (5 on average) from ``--tags`` tags (default 500) drawn
+with a Zipf-like skew, sites equally skewed (a third of them on subdomains),
+one sighting per item and a second one for every tenth.
+
+Every query runs through ``select_slice`` (the code path of the feeds and
+/api/items: the slice query, then the tags and sources of the 50 rows); the
+tag queries are also timed as the bare slice query, once as the application
+builds it (ordered by ``item_tag.published``, the (tag_id, published) index)
+and once forced through a plain join ordered by ``item.published``.
+
+    python bench/slices.py                              # 200,000 items, SQLite and PostgreSQL
+    python bench/slices.py --items 1000000 --repeat 50
+    python bench/slices.py --db sqlite --explain        # print the query plans too
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import functools
+import hashlib
+import itertools
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from _common import (
+    WORDS,
+    add_db_arguments,
+    add_idle_argument,
+    banner,
+    load_note,
+    median,
+    percentile,
+    print_table,
+    scratch_database,
+    selected_kinds,
+    wait_idle,
+)
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import Select
+
+from aggregator.db import make_engine
+from aggregator.filters import Filter
+from aggregator.models import Item, ItemTag, Sighting, Source, Tag, table_of
+from aggregator.store.slices import _slice_query, select_slice
+
+ITEM = table_of(Item)
+TAG = table_of(Tag)
+ITEM_TAG = table_of(ItemTag)
+SIGHTING = table_of(Sighting)
+SOURCE = table_of(Source)
+CHUNK = 5_000
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
+QUERY_DEADLINE = 120.0  # seconds per measured query, whatever --repeat says
+
+
+# -------------------------------------------------------------------------------- data
+
+
+class Zipf:
+    """Draws ranks 0..n-1 with probability proportional to 1 / (rank + 1) ** s."""
+
+    def __init__(self, n: int, s: float, rng: random.Random) -> None:
+        self.cum = list(itertools.accumulate(1.0 / (rank + 1) ** s for rank in range(n)))
+        self.rng = rng
+
+    def draw(self) -> int:
+        return bisect.bisect_left(self.cum, self.rng.random() * self.cum[-1])
+
+    def distinct(self, k: int) -> list[int]:
+        chosen: dict[int, None] = {}
+        for _ in range(k * 20):  # bounded: a few draws more than k almost always suffice
+            chosen[self.draw()] = None
+            if len(chosen) == k:
+                break
+        return list(chosen)
+
+
+@dataclass(frozen=True)
+class Shape:
+    items: int
+    tags: int
+    sites: int
+    sources: int
+    seed: int
+
+
+def tag_name(rank: int) -> str:
+    return WORDS[rank] if rank < len(WORDS) else f"{WORDS[rank % len(WORDS)]}-{rank}"
+
+
+def site_name(rank: int) -> str:
+    return f"blog.site{rank}.example.com" if rank % 3 == 2 else f"site{rank}.example.com"
+
+
+def generate(
+    shape: Shape,
+) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Chunks of (item rows, item_tag rows, sighting rows)."""
+    rng = random.Random(shape.seed)
+    tags = Zipf(shape.tags, 1.0, rng)
+    sites = Zipf(shape.sites, 1.1, rng)
+    sources = Zipf(shape.sources, 0.8, rng)
+    span = timedelta(days=730) / shape.items
+    for start in range(1, shape.items + 1, CHUNK):
+        items, links, sightings = [], [], []
+        for item_id in range(start, min(start + CHUNK, shape.items + 1)):
+            site = site_name(sites.draw())
+            key = f"https://{site}/posts/{item_id}"
+            published = BASE + span * item_id - timedelta(seconds=rng.randint(0, 3 * 86400))
+            bookmarks = None if rng.random() < 0.3 else int(rng.paretovariate(1.2))
+            title = " ".join(rng.choice(WORDS) for _ in range(6))
+            items.append(
+                {
+                    "id": item_id,
+                    "key_hash": hashlib.sha256(key.encode()).hexdigest(),
+                    "key": key,
+                    "link": key,
+                    "guid": key,
+                    "title": f"{title.capitalize()} #{item_id}",
+                    "summary": " ".join(rng.choice(WORDS) for _ in range(18)),
+                    "content": None,
+                    "author": None,
+                    "published": published,
+                    "has_date": True,
+                    "updated": published,
+                    "first_seen": published,
+                    "last_seen": published,
+                    "site": site,
+                    "bookmark_count": bookmarks,
+                    "image": None,
+                    "enclosures": [],
+                    "owner_source_id": 1,
+                    "owner_rank": 4,
+                    "version": 1,
+                }
+            )
+            ranks = tags.distinct(rng.randint(3, 7))
+            links += [{"tag_id": r + 1, "item_id": item_id, "published": published} for r in ranks]
+            pairs = [[tag_name(r), tag_name(r)] for r in ranks]
+            seen_by = [sources.draw() + 1]
+            if item_id % 10 == 0:
+                seen_by.append((seen_by[0] % shape.sources) + 1)
+            sightings += [
+                {
+                    "item_id": item_id,
+                    "source_id": source_id,
+                    "guid": key,
+                    "tags": pairs,
+                    "user": None,
+                    "comment": None,
+                    "bookmark_count": bookmarks,
+                    "first_seen": published,
+                    "last_seen": published,
+                }
+                for source_id in seen_by
+            ]
+        yield items, links, sightings
+
+
+def load(engine: Engine, shape: Shape) -> dict[str, float]:
+    """Fill the schema; return seconds per step."""
+    secondary = [ix for table in (ITEM, ITEM_TAG, SIGHTING) for ix in table.indexes]
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        for index in secondary:
+            index.drop(conn)
+        conn.execute(
+            SOURCE.insert(),
+            [
+                {
+                    "id": n,
+                    "url": f"http://127.0.0.1:9/source/{n}.xml",
+                    "kind": "feed",
+                    "title": f"Source {n}",
+                    "tags": [],
+                    "origin": "config",
+                    "enabled": True,
+                    "gone": False,
+                    "consecutive_errors": 0,
+                    "redirect_count": 0,
+                }
+                for n in range(1, shape.sources + 1)
+            ],
+        )
+        conn.execute(
+            TAG.insert(),
+            [{"id": r + 1, "name": tag_name(r), "display": tag_name(r)} for r in range(shape.tags)],
+        )
+    rows = 0
+    for items, links, sightings in generate(shape):
+        with engine.begin() as conn:
+            conn.execute(ITEM.insert(), items)
+            conn.execute(ITEM_TAG.insert(), links)
+            conn.execute(SIGHTING.insert(), sightings)
+        rows += len(items)
+        if rows % (CHUNK * 40) == 0:
+            rate = rows / (time.perf_counter() - started)
+            print(f"   ... {rows:,} items ({rate:,.0f} items/s)", flush=True)
+    timings["insert"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        for index in secondary:
+            index.create(conn)
+        if engine.dialect.name == "postgresql":
+            for table in ("source", "tag", "item"):  # explicit ids: move the sequences past them
+                conn.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))
+    timings["index"] = time.perf_counter() - started
+    return timings
+
+
+def analyze(engine: Engine) -> float:
+    started = time.perf_counter()
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+# -------------------------------------------------------------------------------- queries
+
+
+def tags_by_use(conn: Connection) -> list[tuple[str, int, int]]:
+    """Every tag (name, id, item count), most used first."""
+    counts = conn.execute(
+        select(TAG.c.name, TAG.c.id, func.count().label("n"))
+        .join(ITEM_TAG, ITEM_TAG.c.tag_id == TAG.c.id)
+        .group_by(TAG.c.id, TAG.c.name)
+        .order_by(func.count().desc(), TAG.c.id)
+    ).all()
+    return [(str(name), int(tag_id), int(n)) for name, tag_id, n in counts]
+
+
+def site_at(conn: Connection, position: float) -> tuple[str, int]:
+    counts = conn.execute(
+        select(ITEM.c.site, func.count().label("n"))
+        .group_by(ITEM.c.site)
+        .order_by(func.count().desc(), ITEM.c.site)
+    ).all()
+    site, n = counts[min(len(counts) - 1, int(position * (len(counts) - 1)))]
+    bare = str(site).removeprefix("blog.")
+    return bare, int(n)
+
+
+def plain_join(tag_id: int, limit: int = 50) -> Select[Any]:
+    """Newest items with a tag, ordered by item.published: item_tag.published unused."""
+    return (
+        select(ITEM)
+        .join(ITEM_TAG, and_(ITEM_TAG.c.item_id == ITEM.c.id, ITEM_TAG.c.tag_id == tag_id))
+        .order_by(ITEM.c.published.desc(), ITEM.c.id.desc())
+        .limit(limit)
+    )
+
+
+def count_slice(conn: Connection, flt: Filter) -> int:
+    return len(select_slice(conn, flt))
+
+
+def count_rows(conn: Connection, query: Select[Any]) -> int:
+    return len(conn.execute(query).all())
+
+
+def site_equal(host: str, limit: int = 50) -> Select[Any]:
+    """Newest items on exactly ``host`` (no subdomains): one range of the (site, published) index."""
+    return (
+        select(ITEM)
+        .where(ITEM.c.site == host)
+        .order_by(ITEM.c.published.desc(), ITEM.c.id.desc())
+        .limit(limit)
+    )
+
+
+def timed(fn: Callable[[], int], repeat: int, warmup: int = 2) -> tuple[list[float], int]:
+    rows = 0
+    for _ in range(warmup):
+        rows = fn()
+    samples: list[float] = []
+    started = time.perf_counter()
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        rows = fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+        if time.perf_counter() - started > QUERY_DEADLINE:
+            break
+    return samples, rows
+
+
+def explain(conn: Connection, query: Select[Any]) -> str:
+    if conn.dialect.name == "postgresql":
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+        lines = conn.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {compiled}")).scalars()
+        return "\n".join(f"      {line}" for line in lines)
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    rows = conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+    return "\n".join(f"      {row[-1]}" for row in rows)
+
+
+def measure(kind: str, engine: Engine, args: argparse.Namespace) -> tuple[list[list[Any]], list[list[Any]]]:
+    slices: list[list[Any]] = []
+    compare: list[list[Any]] = []
+    with engine.connect() as conn:
+        ranked = tags_by_use(conn)
+        top, top_id, top_n = ranked[0]
+        second = ranked[1][0]
+        mid, mid_id, mid_n = ranked[len(ranked) // 10]
+        rare, rare_id, rare_n = ranked[-1]
+        big_site, big_n = site_at(conn, 0.0)
+        small_site, small_n = site_at(conn, 0.5)
+        cases: list[tuple[str, Filter, int]] = [
+            ("all", Filter(), args.repeat),
+            (f"tag (top: {top}, {top_n:,} items)", Filter(tags=(top,)), args.repeat),
+            (f"tag (rank {len(ranked) // 10 + 1}: {mid}, {mid_n:,})", Filter(tags=(mid,)), args.repeat),
+            (f"tag (rarest: {rare}, {rare_n:,})", Filter(tags=(rare,)), args.repeat),
+            (f"tag {mid} + not_tag {top}", Filter(tags=(mid,), not_tags=(top,)), args.repeat),
+            (f"tag {top} + tag {second}", Filter(tags=(top, second)), args.repeat),
+            (f"any_tag {mid},{rare}", Filter(any_tags=(mid, rare)), args.repeat),
+            (f"site (top: {big_site}, {big_n:,})", Filter(sites=(big_site,)), args.repeat),
+            (f"site (median: {small_site}, {small_n:,})", Filter(sites=(small_site,)), args.repeat),
+            ("min_bookmarks=10", Filter(min_bookmarks=10), args.repeat),
+            ("min_bookmarks=1000", Filter(min_bookmarks=1000), args.repeat),
+            (f"tag {mid} + min_bookmarks=10", Filter(tags=(mid,), min_bookmarks=10), args.repeat),
+            ("q=canary (substring search)", Filter(q="canary rollout"), max(3, args.repeat // 10)),
+        ]
+        ids = {name: tag_id for name, tag_id, _ in ranked}
+        for label, flt, repeat in cases:
+            samples, rows = timed(functools.partial(count_slice, conn, flt), repeat)
+            slices.append([kind, label, rows, len(samples), median(samples), percentile(samples, 95)])
+            print(f"   {kind} {label}: median {median(samples):.2f} ms", flush=True)
+            if args.explain:
+                print(f"   plan ({kind}, {label}):\n{explain(conn, _slice_query(flt, ids, [], None))}")
+        mid_label = f"rank {len(ranked) // 10 + 1}"
+        what_ifs: list[tuple[str, Select[Any], str, Select[Any]]] = [
+            (
+                f"tag, {label}: {tag}",
+                _slice_query(Filter(tags=(tag,)), {tag: tag_id}, [], None),
+                "plain join, ORDER BY item.published",
+                plain_join(tag_id),
+            )
+            for label, tag, tag_id in (
+                ("top", top, top_id),
+                (mid_label, mid, mid_id),
+                ("rarest", rare, rare_id),
+            )
+        ]
+        what_ifs += [
+            (
+                f"site, {label}: {site}",
+                _slice_query(Filter(sites=(site,)), {}, [], None),
+                "site = :host only (ix_item_site_published)",
+                site_equal(site),
+            )
+            for label, site in (("top", big_site), ("median", small_site))
+        ]
+        for label, built, alternative, other in what_ifs:
+            row: list[Any] = [kind, label]
+            for query in (built, other):
+                samples, _ = timed(functools.partial(count_rows, conn, query), args.repeat)
+                row += [median(samples), percentile(samples, 95)]
+                if args.explain:
+                    which = "as built" if query is built else alternative
+                    print(f"   plan ({kind}, {label}, {which}):\n{explain(conn, query)}")
+            row += [alternative, row[4] / row[2] if row[2] else 0.0]
+            compare.append(row)
+            print(f"   {kind} {label}: as built {row[2]:.3f} ms, {alternative} {row[4]:.3f} ms", flush=True)
+    return slices, compare
+
+
+def bench_one(
+    kind: str, url: str, args: argparse.Namespace
+) -> tuple[list[list[Any]], list[list[Any]], list[Any]]:
+    engine = make_engine(url)
+    try:
+        shape = Shape(args.items, args.tags, args.sites, args.sources, args.seed)
+        timings = load(engine, shape)
+        analyzed = 0.0
+        if kind == "postgres" or args.sqlite_analyze:
+            analyzed = analyze(engine)
+        with engine.connect() as conn:
+            links = int(conn.execute(select(func.count()).select_from(ITEM_TAG)).scalar() or 0)
+        load_row = [
+            kind,
+            args.items,
+            links,
+            timings["insert"],
+            args.items / timings["insert"],
+            timings["index"],
+            analyzed,
+        ]
+        print(
+            f"   {kind}: loaded {args.items:,} items, {links:,} links in {timings['insert']:.1f} s "
+            f"+ {timings['index']:.1f} s indexes + {analyzed:.1f} s analyze",
+            flush=True,
+        )
+        slices, compare = measure(kind, engine, args)
+        return slices, compare, load_row
+    finally:
+        engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=200_000, help="items to generate (default 200000)")
+    parser.add_argument("--tags", type=int, default=500, help="distinct tags (default 500)")
+    parser.add_argument("--sites", type=int, default=5_000, help="distinct sites (default 5000)")
+    parser.add_argument("--sources", type=int, default=300, help="sources (default 300)")
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per query (default 30)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--explain", action="store_true", help="print the plans of the tag queries")
+    parser.add_argument(
+        "--sqlite-analyze",
+        action="store_true",
+        help="run ANALYZE on SQLite too (the application never does; PostgreSQL's autovacuum does)",
+    )
+    add_db_arguments(parser)
+    add_idle_argument(parser)
+    args = parser.parse_args(argv)
+    if args.items < 1000 or args.tags < 10 or args.sites < 10 or args.sources < 2 or args.repeat < 1:
+        parser.error("need --items >= 1000, --tags >= 10, --sites >= 10, --sources >= 2, --repeat >= 1")
+    kinds = selected_kinds(args.db)
+    wait_idle(args.wait_idle)
+    banner(f"slices over {args.items:,} items, {args.tags} tags", kinds, args.pg_url)
+    slices: list[list[Any]] = []
+    compare: list[list[Any]] = []
+    loads: list[list[Any]] = []
+    for kind in kinds:
+        with scratch_database(kind, args.pg_url, pg_options=args.pg_options) as url:
+            s, c, row = bench_one(kind, url, args)
+            slices += s
+            compare += c
+            loads.append(row)
+    print()
+    print_table(["db", "items", "item_tag rows", "insert s", "items/s", "index s", "analyze s"], loads)
+    print("select_slice (slice query + tags and sources of the page), milliseconds:")
+    print_table(["db", "slice", "rows", "runs", "median ms", "p95 ms"], slices)
+    print("bare slice query (newest 50) as the application builds it vs an alternative, milliseconds:")
+    print_table(
+        ["db", "slice", "built median", "built p95", "alt median", "alt p95", "alternative", "alt / built"],
+        compare,
+    )
+    print(load_note(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

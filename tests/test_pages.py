@@ -1,0 +1,372 @@
+"""The HTML pages, read the way a browser parses them (html5lib), over the polled samples."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+import html5lib
+import pytest
+from feedcheck import assert_safe_html, parse_back
+from feedserver import FeedServer
+from sqlalchemy.engine import Engine
+from test_api import NOW, TestClient, client_for, poll, sample_config, serve_samples
+
+from aggregator.config import Config
+from aggregator.db import make_engine
+from aggregator.filters import parse_filter
+from aggregator.store.slices import select_slice, source_rows, tag_counts
+from aggregator.views import ItemView
+
+FEED_TYPES = ("application/atom+xml", "application/rss+xml", "application/feed+json")
+PAGES = ("/", "/tag/kubernetes", "/site/deeeet.com")
+
+
+@dataclass
+class Pages:
+    engine: Engine
+    config: Config
+    client: TestClient
+
+    def items(self, **params: Any) -> list[ItemView]:
+        flt = parse_filter(params, aliases=self.config.aliases, now=NOW)
+        with self.engine.connect() as conn:
+            return select_slice(conn, flt)
+
+    def get(self, url: str, status: int = 200) -> Any:
+        response = self.client.get(url)
+        assert response.status_code == status, (url, response.text[:300])
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        return response
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pages]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('pages') / 'pages.db'}")
+    with FeedServer() as srv:
+        serve_samples(srv, extras=False)
+        config = sample_config(srv.base_url, extras=False)
+        poll(engine, config)
+    with client_for(engine, config) as client:
+        yield Pages(engine, config, client)
+    engine.dispose()
+
+
+def parse(html: str) -> Any:
+    return html5lib.parse(html, treebuilder="etree", namespaceHTMLElements=False)
+
+
+def text(element: Any) -> str:
+    return " ".join("".join(element.itertext()).split())
+
+
+def elements(root: Any, *tags: str) -> list[Any]:
+    return [e for e in root.iter() if e.tag in tags]
+
+
+def by_class(root: Any, tag: str, cls: str) -> list[Any]:
+    return [e for e in root.iter(tag) if cls in (e.get("class") or "").split()]
+
+
+def alternates(root: Any) -> list[tuple[str, str]]:
+    head = root.find("head")
+    return [(e.get("type"), e.get("href")) for e in head.iter("link") if e.get("rel") == "alternate"]
+
+
+def plain(html: str | None) -> str:
+    return text(html5lib.parseFragment(html or "", treebuilder="etree", namespaceHTMLElements=False))
+
+
+# -- the index -----------------------------------------------------------------------------------
+
+
+def test_index_lists_outputs(pages: Pages) -> None:
+    root = parse(pages.get("/").text)
+    assert text(root.find("body/h1")) == "aggregator"
+    items = {text(li).split(":")[0]: li for li in root.iter("li")}
+    for output in pages.config.outputs:
+        li = items[output.title]
+        hrefs = {a.get("href") for a in li.iter("a")}
+        assert hrefs == {f"/feeds/{output.slug}.{ext}" for ext in ("atom", "rss", "json")}
+    assert {a.get("href") for a in items["Everything"].iter("a")} == {
+        "/feeds/all.atom",
+        "/feeds/all.rss",
+        "/feeds/all.json",
+    }
+
+
+def test_index_lists_tags_with_counts(pages: Pages) -> None:
+    root = parse(pages.get("/").text)
+    shown = [(a.get("href"), text(a)) for a in by_class(root, "a", "tag")]
+    with pages.engine.connect() as conn:
+        counts = tag_counts(conn)
+    assert shown == [(f"/tag/{quote(t.name, safe='')}", f"{t.display} ({t.count})") for t in counts]
+    labels = dict(shown)
+    assert labels["/tag/kubernetes"].casefold() == f"kubernetes ({len(pages.items(tag='k8s', limit=500))})"
+    assert labels["/tag/" + quote("機械学習")] == "機械学習 (1)"
+    assert labels["/tag/golang"].endswith(f" ({len(pages.items(tag='go', limit=500))})")
+
+
+def test_index_lists_sources_with_health(pages: Pages) -> None:
+    html = pages.get("/").text
+    root = parse(html)
+    rows = [tr for tr in root.iter("tr") if tr.find("td") is not None]
+    with pages.engine.connect() as conn:
+        db = {r["url"]: r for r in source_rows(conn)}
+    assert len(rows) == len(pages.config.sources) == len(db)
+    for tr in rows:
+        cells = tr.findall("td")
+        url = cells[0].find("a").get("href")
+        row = db[url]
+        assert text(cells[0]).startswith(row["title"])
+        assert text(cells[1]) == row["kind"]
+        assert text(cells[2]) == str(row["items"])
+        assert text(cells[4]) == row["next_poll_at"].strftime("%Y-%m-%d %H:%M")
+        own_feed = [a.get("href") for a in cells[0].iter("a")][1]
+        assert own_feed == f"/feeds/all.atom?source={row['id']}"
+        if url.endswith("/broken.xml"):
+            assert text(cells[3]).startswith("error")
+            (err,) = by_class(cells[3], "span", "err")
+            assert text(err) == f"[not_a_feed] {row['last_error']}"
+        else:
+            assert text(cells[3]) == row["last_status"] and row["last_status"] in ("new", "updated")
+            assert not by_class(cells[3], "span", "err")
+    total = sum(1 for _ in pages.items(limit=500))
+    assert f"{total} items from {len(db)} sources" in text(root.find("body"))
+
+
+def test_index_autodiscovery_links(pages: Pages) -> None:
+    root = parse(pages.get("/").text)
+    found = alternates(root)
+    slugs = ["all"] + [o.slug for o in pages.config.outputs]
+    expected = [
+        (kind, f"/feeds/{slug}.{ext}")
+        for slug in slugs
+        for kind, ext in zip(FEED_TYPES, ("atom", "rss", "json"), strict=True)
+    ]
+    assert found == expected
+    titles = [e.get("title") for e in root.find("head").iter("link") if e.get("rel") == "alternate"]
+    assert "Popular Kubernetes posts (Atom)" in titles
+    for kind, href in found:
+        response = pages.client.get(urljoin("http://testserver/", href))
+        assert response.status_code == 200
+        assert response.headers["content-type"].split(";")[0] == kind
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_internal_link_resolves(pages: Pages, page: str) -> None:
+    root = parse(pages.get(page).text)
+    hrefs = {e.get("href") for e in elements(root, "a", "link") if e.get("href")}
+    internal = sorted(h for h in hrefs if not urlsplit(h).scheme)
+    assert len(internal) > 5
+    for href in internal:
+        response = pages.client.get(urljoin(f"http://testserver{page}", href))
+        assert response.status_code == 200, href
+    external = hrefs - set(internal)
+    assert all(urlsplit(h).scheme in ("http", "https") for h in external)
+
+
+# -- listings ------------------------------------------------------------------------------------
+
+
+def listing(pages: Pages, url: str) -> list[Any]:
+    root = parse(pages.get(url).text)
+    (ul,) = by_class(root, "ul", "items")
+    return ul.findall("li")
+
+
+def assert_listing_shows(pages: Pages, url: str, items: list[ItemView]) -> None:
+    root = parse(pages.get(url).text)
+    assert f"{len(items)} items" in [text(p) for p in root.iter("p")]
+    lis = listing(pages, url)
+    assert len(lis) == len(items) > 0
+    for li, item in zip(lis, items, strict=True):
+        (title,) = by_class(li, "a", "title")
+        assert text(title) == item.title
+        assert title.get("href") == item.link
+        counts = by_class(li, "span", "count")
+        if item.bookmark_count is None:
+            assert not counts
+        else:
+            assert [text(c) for c in counts] == [f"{item.bookmark_count} users"]
+        (meta,) = by_class(li, "div", "meta")
+        assert text(meta).startswith(item.published.strftime("%Y/%m/%d"))
+        if item.site:
+            assert f"/site/{item.site}" in [a.get("href") for a in meta.iter("a")]
+        tags = [(a.get("href"), text(a)) for a in by_class(li, "a", "tag")]
+        assert tags == [
+            (f"/tag/{quote(n, safe='')}", d) for n, d in zip(item.tag_names, item.tags, strict=True)
+        ]
+        summary = plain(item.summary or item.content)
+        if summary:
+            (excerpt,) = [p for p in li.findall("p")]
+            assert text(excerpt)[:40] == summary[:40]
+        who = [text(d) for d in by_class(li, "div", "who")]
+        expected_who = [
+            f"{ref.user} {ref.seen:%Y/%m/%d}" + (f": {ref.comment}" if ref.comment else "")
+            for ref in item.sources
+            if ref.user and ref.seen
+        ]
+        assert who == expected_who
+
+
+def test_tag_listing(pages: Pages) -> None:
+    items = pages.items(tag="kubernetes")
+    assert_listing_shows(pages, "/tag/kubernetes", items)
+    lis = {text(by_class(li, "a", "title")[0]): li for li in listing(pages, "/tag/kubernetes")}
+    micro = lis["なぜMicroservicesか?"]
+    assert [text(c) for c in by_class(micro, "span", "count")] == ["815 users"]
+    (who,) = by_class(micro, "div", "who")
+    assert text(who).startswith("umiyosh ") and text(who).endswith(
+        ": なぜやるべきか・なぜ避けるべきかの整理が良い"
+    )
+    assert "kubernetes" in [text(a).casefold() for a in by_class(micro, "a", "tag")]
+    for spelling in ("Kubernetes", "k8s", quote("ＫＵＢＥＲＮＥＴＥＳ")):
+        assert [text(li) for li in listing(pages, f"/tag/{spelling}")] == [text(li) for li in lis.values()]
+
+
+def test_site_listing(pages: Pages) -> None:
+    items = pages.items(site="deeeet.com")
+    assert_listing_shows(pages, "/site/deeeet.com", items)
+    for li in listing(pages, "/site/deeeet.com"):
+        host = urlsplit(by_class(li, "a", "title")[0].get("href")).hostname or ""
+        assert host == "deeeet.com" or host.endswith(".deeeet.com")
+    lis = {text(by_class(li, "a", "title")[0]): li for li in listing(pages, "/site/deeeet.com")}
+    review = [text(d) for d in by_class(lis["2021 Year in Review"], "div", "who")]
+    assert len(review) == 1 and review[0].endswith(": ICからEMへ")
+    assert [text(li) for li in listing(pages, "/site/Deeeet.COM")] == [text(li) for li in lis.values()]
+
+
+def test_listing_with_filters(pages: Pages) -> None:
+    items = pages.items(tag="kubernetes", min_bookmarks="250")
+    assert_listing_shows(pages, "/tag/kubernetes?min_bookmarks=250", items)
+    assert_listing_shows(
+        pages, "/site/deeeet.com?tag=golang&limit=3", pages.items(site="deeeet.com", tag="golang", limit=3)
+    )
+
+
+def test_unknown_tag_lists_nothing(pages: Pages) -> None:
+    root = parse(pages.get("/tag/no-such-tag").text)
+    assert "0 items" in [text(p) for p in root.iter("p")]
+    assert by_class(root, "ul", "items")[0].findall("li") == []
+
+
+@pytest.mark.parametrize(
+    ("page", "base"),
+    [
+        ("/tag/kubernetes", "/feeds/tag/kubernetes"),
+        ("/tag/K8s", "/feeds/tag/kubernetes"),
+        ("/tag/" + quote("機械学習"), "/feeds/tag/" + quote("機械学習")),
+        ("/site/deeeet.com", "/feeds/site/deeeet.com"),
+        ("/site/www.Deeeet.com", "/feeds/site/deeeet.com"),
+    ],
+)
+def test_listing_advertises_its_feeds(pages: Pages, page: str, base: str) -> None:
+    root = parse(pages.get(page).text)
+    expected = [
+        (kind, f"{base}.{ext}") for kind, ext in zip(FEED_TYPES, ("atom", "rss", "json"), strict=True)
+    ]
+    assert alternates(root) == expected
+    (buttons,) = by_class(root, "p", "feeds")
+    assert [(a.get("type"), a.get("href")) for a in buttons.iter("a")] == expected
+    atom = pages.client.get(urljoin(f"http://testserver{page}", expected[0][1]))
+    assert atom.status_code == 200
+    entries = parse_back(atom.content).entries
+    shown = [text(by_class(li, "a", "title")[0]) for li in listing(pages, page)]
+    assert [e.title for e in entries] == shown
+
+
+def test_filtered_listing_advertises_the_same_filtered_feeds(pages: Pages) -> None:
+    page = "/tag/kubernetes?min_bookmarks=250"
+    root = parse(pages.get(page).text)
+    found = alternates(root)
+    assert [href for _kind, href in found] == [
+        f"/feeds/tag/kubernetes.{ext}?min_bookmarks=250" for ext in ("atom", "rss", "json")
+    ]
+    shown = [text(by_class(li, "a", "title")[0]) for li in listing(pages, page)]
+    for kind, href in found:
+        feed = pages.client.get(urljoin(f"http://testserver{page}", href))
+        assert feed.headers["content-type"].split(";")[0] == kind
+        if kind != "application/feed+json":
+            assert [e.title for e in parse_back(feed.content).entries] == shown
+        else:
+            assert [i["title"] for i in feed.json()["items"]] == shown
+
+
+# -- headers, CSP, encoding ----------------------------------------------------------------------
+
+
+def csp_directives(header: str) -> dict[str, list[str]]:
+    directives: dict[str, list[str]] = {}
+    for part in header.split(";"):
+        words = part.split()
+        if words:
+            directives[words[0].lower()] = words[1:]
+    return directives
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/", 200),
+        ("/tag/kubernetes", 200),
+        ("/site/deeeet.com", 200),
+        ("/tag/" + quote("機械学習"), 200),
+        ("/tag/kubernetes?limit=abc", 422),
+        ("/site/a..b", 422),
+        ("/tag/" + "x" * 300, 422),
+    ],
+)
+def test_pages_carry_a_strict_content_security_policy(pages: Pages, url: str, status: int) -> None:
+    response = pages.get(url, status)
+    csp = csp_directives(response.headers["content-security-policy"])
+    assert csp["default-src"] == ["'none'"]
+    for name, sources in csp.items():
+        assert "'unsafe-inline'" not in sources and "'unsafe-eval'" not in sources, name
+        assert "*" not in sources and "data:" not in sources, name
+    if "script-src" in csp:
+        assert csp["script-src"] in (["'none'"], ["'self'"])
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert csp["base-uri"] == ["'none'"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    root = parse(response.text)
+    assert not elements(root, "script", "style", "iframe", "object", "embed")
+    for element in root.iter():
+        attributes = [a.lower() for a in element.attrib]
+        assert "style" not in attributes
+        assert not any(a.startswith("on") for a in attributes)
+    stylesheets = [e.get("href") for e in root.iter("link") if e.get("rel") == "stylesheet"]
+    assert stylesheets == ["/static/style.css"]
+    assert_safe_html(response.text, where=url)
+
+
+def test_stylesheet_is_served_from_self(pages: Pages) -> None:
+    response = pages.client.get("/static/style.css")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/css")
+    assert "max-age=" in response.headers["cache-control"]
+    assert "body{" in response.text
+
+
+@pytest.mark.parametrize("url", ["/", "/tag/" + quote("機械学習"), "/site/deeeet.com"])
+def test_japanese_renders_as_utf8(pages: Pages, url: str) -> None:
+    response = pages.get(url)
+    body = response.content.decode("utf-8")
+    root = parse(body)
+    assert root.get("lang") == "ja"
+    assert [m.get("charset") for m in root.find("head").iter("meta") if m.get("charset")] == ["utf-8"]
+    assert body.encode("utf-8") == response.content
+    for mojibake in ("\ufffd", "Ã", "ã\x81"):
+        assert mojibake not in body
+    words = {
+        "/": ("機械学習 (1)", "はてなブックマーク: kubernetes タグ"),
+        "/site/deeeet.com": ("なぜMicroservicesか?", "社内PlatformチームのProduct Management"),
+    }.get(url, ("KubernetesでGPUを使う", "機械学習"))
+    for word in words:
+        assert word in text(root)
+    if url.startswith("/tag/"):
+        assert text(root.find("body/h1")) == "Tagged “機械学習”"
+        assert text(root.find("head/title")) == "Tagged “機械学習”"
