@@ -144,6 +144,7 @@ class Sighting(SQLModel, table=True):
     user: str | None = Field(default=None, sa_column=Column(Text))
     comment: str | None = Field(default=None, sa_column=Column(Text))
     bookmark_count: int | None = None
+    said_at: datetime | None = _when()  # the entry's date in this source (a bookmark's date)
     first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 

@@ -83,7 +83,7 @@ class _Entry:
     updated: datetime
     tags: tuple[tuple[str, str], ...]  # (normalized term, display label)
     enclosures: tuple[tuple[str, str | None, int | None], ...]  # (url, media type, length)
-    source: tuple[str, str] | None  # (url, title) of the first source with a usable URL
+    source: tuple[str, str, datetime] | None  # (url, title, when it carried the item), first usable
     bookmark_count: int | None
 
 
@@ -101,8 +101,8 @@ def _prepare(item: ItemView) -> _Entry:
         length = enclosure.length if enclosure.length is not None and enclosure.length >= 0 else None
         if url:
             enclosures.append((url, media_type if _MEDIA_TYPE.fullmatch(media_type) else None, length))
-    sources = ((safe_url(s.url), clean_text(s.title)) for s in item.sources)
-    source = next(((url, title or url) for url, title in sources if url), None)
+    sources = ((safe_url(s.url), clean_text(s.title), s.seen or item.updated) for s in item.sources)
+    source = next(((url, title or url, _utc(seen)) for url, title, seen in sources if url), None)
     return _Entry(
         id=item_id(item.key),
         link=link,
@@ -175,6 +175,7 @@ def _atom_extras(entry: _Entry, element: Any) -> None:
         _sub(source, "id", entry.source[0])
         _sub(source, "title", entry.source[1])
         _sub(source, "link", rel="self", href=entry.source[0])
+        _sub(source, "updated", entry.source[2].isoformat())
     if entry.bookmark_count is not None:
         _sub(element, f"{{{AGG_NS}}}bookmarkCount", str(entry.bookmark_count))
 

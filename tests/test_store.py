@@ -226,6 +226,30 @@ def test_bookmark_count_keeps_the_highest_and_lower_rank_never_overwrites_text(
     assert third.first_seen == first.first_seen
 
 
+def test_a_lower_bookmark_count_changes_nothing_a_reader_sees(
+    engine: Engine, sources: dict[str, SourceInfo]
+) -> None:
+    tag, user = sources[TAG_URL], sources[USER_URL]
+    link = "https://example.org/counted"
+    write(engine, tag, [entry(link, "counted", at(1), count=300)])
+    write(engine, user, [entry(link, "counted", at(1), count=290)])
+    [before] = query(engine)
+    data_before = version(engine)
+    counts = write(engine, user, [entry(link, "counted", at(1), count=280)])
+    [after] = query(engine)
+    assert counts == WriteCounts(unchanged=1)
+    assert (after.version, after.bookmark_count) == (before.version, 300)
+    assert version(engine) == data_before
+
+
+def test_a_user_feed_shows_when_the_user_bookmarked(engine: Engine, sources: dict[str, SourceInfo]) -> None:
+    user = sources[USER_URL]
+    write(engine, user, [entry("https://example.org/b", "b", at(5), summary="よい", author="umiyosh")])
+    [view] = query(engine)
+    [ref] = view.sources
+    assert (ref.user, ref.comment, ref.seen) == ("umiyosh", "よい", at(5))
+
+
 # --------------------------------------------------------------------------- slices
 
 

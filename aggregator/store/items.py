@@ -18,7 +18,7 @@ ITEM = table_of(Item)
 SIGHTING = table_of(Sighting)
 TAG = table_of(Tag)
 ITEM_TAG = table_of(ItemTag)
-SIGHTING_VISIBLE = ("tags", "user", "comment")  # a source's bookmark count alone shows nowhere
+SIGHTING_VISIBLE = ("tags", "user", "comment", "said_at")  # a source's bookmark count alone shows nowhere
 _EXISTING_COLUMNS = [c for c in ITEM.c if c.name not in ("key", "site", "last_seen")]
 
 
@@ -116,6 +116,7 @@ def _write_sightings(
             "user": i.user,
             "comment": i.comment,
             "bookmark_count": i.bookmark_count,
+            "said_at": i.published,
         }
         for i in incoming
         if i.key_hash in ids
@@ -144,7 +145,7 @@ def _write_sightings(
             index_elements=["item_id", "source_id"],
             set_={
                 c: stmt.excluded[c]
-                for c in ("guid", "tags", "user", "comment", "bookmark_count", "last_seen")
+                for c in ("guid", "tags", "user", "comment", "bookmark_count", "said_at", "last_seen")
             },
         )
         conn.execute(stmt, list(batch))

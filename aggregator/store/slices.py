@@ -167,7 +167,7 @@ def _views(conn: Connection, rows: list[Any]) -> list[ItemView]:
                 kind=row["kind"],
                 user=row["user"],
                 comment=row["comment"],
-                seen=row["first_seen"],
+                seen=row["said_at"] or row["first_seen"],
             )
         )
     return [
