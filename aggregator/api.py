@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -419,7 +419,7 @@ class _connect:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self.conn is not None:
             self.conn.close()
-        if isinstance(exc, SQLAlchemyError):
+        if isinstance(exc, OperationalError | InterfaceError):
             raise StorageError(f"database error: {type(exc).__name__}") from exc
 
 

@@ -24,9 +24,9 @@ MAX_LENGTHS = {"tag": 100, "any_tag": 100, "not_tag": 100, "site": 253, "source"
 REPEATABLE = ("tag", "any_tag", "not_tag", "source")
 SINGLE = ("site", "q", "since", "until", "min_bookmarks", "limit")
 PARAMS = REPEATABLE + SINGLE
-_AGE = re.compile(r"^(\d{1,6})([mhdw])$")
+_AGE = re.compile(r"^([0-9]{1,6})([mhdw])$")
 _AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-_HOST = re.compile(r"^[a-z0-9\u00a0-\uffff]([a-z0-9\u00a0-\uffff.-]*[a-z0-9\u00a0-\uffff])?(:\d{1,5})?$")
+_HOST = re.compile(r"^[a-z0-9\u00a0-\uffff]([a-z0-9\u00a0-\uffff.-]*[a-z0-9\u00a0-\uffff])?(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ def _parse_int(param: str, value: str | None, low: int, high: int) -> int | None
     if value is None:
         return None
     text = value.strip()
-    if not re.fullmatch(r"\d{1,9}", text):
+    if not re.fullmatch(r"[0-9]{1,9}", text):
         raise QueryError(param, f"expected a whole number from {low} to {high}, got {text[:40]!r}")
     number = int(text)
     if not low <= number <= high:
@@ -228,7 +228,7 @@ def _parse_int(param: str, value: str | None, low: int, high: int) -> int | None
 
 def _parse_source(value: str) -> str:
     text = value.strip()
-    if re.fullmatch(r"\d{1,12}", text) or re.match(r"^https?://\S+$", text):
+    if re.fullmatch(r"[0-9]{1,12}", text) or re.match(r"^https?://\S+$", text):
         return text
     raise QueryError("source", "expected a source id (see /api/sources) or its http(s) URL")
 

@@ -55,6 +55,8 @@ def test_since_accepts_dates_and_ages(value: str, expected: datetime) -> None:
         ({"limit": ["1", "2"]}, "limit"),
         ({"tag": "a\x00b"}, "tag"),
         ({"tag": "   "}, "tag"),
+        ({"limit": "５"}, "limit"),
+        ({"since": "١d"}, "since"),
     ],
 )
 def test_bad_parameters_name_the_parameter(params: dict[str, object], param: str) -> None:
