@@ -25,7 +25,7 @@ from feedserver import FeedServer, Response, stall
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-import aggregator.poller as poller_module
+import aggregator.poller.source as poller_source
 from aggregator import cli
 from aggregator.config import Config, parse_config
 from aggregator.db import make_engine
@@ -177,13 +177,13 @@ def srv() -> Iterator[FeedServer]:
 def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every URL the poller hands to the feed parser."""
     calls: list[str] = []
-    real = poller_module.parse_feed
+    real = poller_source.parse_feed
 
     def counting(body: bytes, headers: Any, url: str, **kw: Any) -> Any:
         calls.append(url)
         return real(body, headers, url, **kw)
 
-    monkeypatch.setattr(poller_module, "parse_feed", counting)
+    monkeypatch.setattr(poller_source, "parse_feed", counting)
     return calls
 
 

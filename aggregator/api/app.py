@@ -1,0 +1,46 @@
+"""The wiring: ``create_app`` builds the FastAPI application from an engine and
+a config (settings, error handlers, the request guard, then the feed, JSON and
+HTML routes in that order) and ``serve`` runs it under uvicorn. Routes,
+responses and error mapping belong to their own modules.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from .. import __version__
+from ..config import Config
+from . import routes_feeds, routes_json, routes_pages
+from .deps import Clock, Settings
+from .errors import RequestGuard, install_error_handlers
+
+
+def create_app(engine: Engine, config: Config, *, clock: Clock | None = None) -> FastAPI:
+    settings = Settings(engine, config, clock or (lambda: datetime.now(UTC)))
+    app = FastAPI(title="aggregator", version=__version__, description="Filtered combined feeds.")
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestGuard)
+    app.include_router(routes_feeds.router)
+    app.include_router(routes_json.router)
+    app.include_router(routes_pages.router)
+    return app
+
+
+def serve(engine: Engine, config: Config, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    import uvicorn
+
+    app = create_app(engine, config)
+    print(f"serving on http://{host}:{port}/  (feeds: http://{host}:{port}/feeds/all.atom)", flush=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        limit_concurrency=1000,
+        timeout_keep_alive=10,
+    )

@@ -1,0 +1,123 @@
+"""The feed routes: ``/feeds/all``, ``/feeds/tag/{tag}``, ``/feeds/site/{host}``
+and ``/feeds/{slug}`` (named outputs), each in every format and on GET and
+HEAD, and the feed response itself: the slice selected and rendered through the
+slice cache, with ETag, Last-Modified and 304, the self URL as the client sent
+it, and a feed id stable per URL. Which filter a route implies belongs to
+``slices``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from urllib.parse import quote_from_bytes, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from ..errors import NotFoundError
+from ..feedcache import http_date, is_not_modified
+from ..filters import Filter
+from ..render import FORMATS, MEDIA_TYPES, render_feed
+from ..store.common import read_data_version
+from ..store.slices import select_slice
+from ..views import FeedMeta, ItemView
+from .deps import Settings, SettingsDep, read_connection
+from .schemas import ERRORS
+from .slices import Slice, output_slice, resolve, site_slice, tag_slice
+
+FEED_MAX_AGE = 300
+Endpoint = Callable[..., Response]
+
+router = APIRouter()
+
+
+def get_and_head(path: str, summary: str) -> Callable[[Endpoint], Endpoint]:
+    """GET and HEAD on ``path``; HEAD stays out of the schema, so operation ids stay unique."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.head(path, responses=ERRORS, summary=summary, include_in_schema=False)(endpoint)
+        return router.get(path, responses=ERRORS, summary=summary)(endpoint)
+
+    return register
+
+
+@get_and_head("/feeds/all.{ext}", "Every item")
+def feed_all(ext: str, request: Request, s: SettingsDep) -> Response:
+    return feed_response(
+        s, request, ext, Slice(Filter(), "Everything", "Every item, newest first", "/feeds/all", "/")
+    )
+
+
+@get_and_head("/feeds/tag/{tag}.{ext}", "Items with a tag")
+def feed_tag(tag: str, ext: str, request: Request, s: SettingsDep) -> Response:
+    return feed_response(s, request, ext, tag_slice(s, tag))
+
+
+@get_and_head("/feeds/site/{host}.{ext}", "Items on a host or its subdomains")
+def feed_site(host: str, ext: str, request: Request, s: SettingsDep) -> Response:
+    return feed_response(s, request, ext, site_slice(host))
+
+
+@get_and_head("/feeds/{slug}.{ext}", "A named output")
+def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Response:
+    output = s.outputs.get(slug)
+    if output is None:
+        raise NotFoundError(f"no feed named {slug[:60]!r}")
+    return feed_response(s, request, ext, output_slice(s, output))
+
+
+def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Response:
+    if ext not in FORMATS:
+        raise NotFoundError(f"unknown feed format {ext[:20]!r}: use .atom, .rss or .json")
+    flt, heading = resolve(s, request, sl)
+    key = f"{ext} {sl.base} {flt.canonical()}"
+    title = f"{heading} — aggregator"
+    meta_base = {
+        "title": title,
+        "subtitle": sl.description,
+        "self_url": request_url(request),
+        "html_url": str(request.base_url).rstrip("/") + sl.html,
+        "feed_id": feed_id(ext, sl, flt, request),
+    }
+
+    def load() -> tuple[str, Sequence[ItemView]]:
+        with read_connection(s) as conn:
+            return title, select_slice(conn, flt)
+
+    def render(items: Sequence[ItemView]) -> bytes:
+        newest = max((i.updated for i in items), default=datetime(1970, 1, 1, tzinfo=UTC))
+        return render_feed(ext, FeedMeta(updated=newest, **meta_base), items)
+
+    with read_connection(s) as conn:
+        version = read_data_version(conn)
+    entry = s.cache.get(key + " " + meta_base["self_url"], version, load, render, ext)
+    headers = {
+        "ETag": entry.etag,
+        "Last-Modified": http_date(entry.last_modified),
+        "Cache-Control": f"public, max-age={FEED_MAX_AGE}",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if is_not_modified(request.headers.get("if-none-match"), request.headers.get("if-modified-since"), entry):
+        return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(entry.body))
+        return Response(b"", media_type=MEDIA_TYPES[ext], headers=headers)
+    return Response(entry.body, media_type=MEDIA_TYPES[ext], headers=headers)
+
+
+def request_url(request: Request) -> str:
+    """The URL as the client sent it: the path keeps its percent-encoding (``%E6%A9%9F``, ``%20``)."""
+    raw = request.scope.get("raw_path")
+    if not isinstance(raw, bytes):
+        return str(request.url)
+    return str(request.url.replace(path=quote_from_bytes(raw, safe="/%:@!$&'()*+,;=-._~")))
+
+
+def feed_id(ext: str, sl: Slice, flt: Filter, request: Request) -> str:
+    """Stable per URL: a relative window such as ``since=7d`` is named as written, not as resolved now."""
+    window = urlencode([(k, v) for k, v in request.query_params.multi_items() if k in ("since", "until")])
+    named = f"{ext} {sl.base} {replace(flt, since=None, until=None).canonical()} {window}"
+    return "urn:aggregator:feed:" + hashlib.sha256(named.encode()).hexdigest()[:32]

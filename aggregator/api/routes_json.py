@@ -1,0 +1,67 @@
+"""The JSON routes: ``/api/items`` (filtered by query parameters, with cursor
+pagination), ``/api/tags`` (tags with item counts and their feeds),
+``/api/sources`` (sources and their health) and ``/healthz`` (liveness and
+database reachability). Each reads through ``read_connection`` and returns a
+model from ``schemas``; feeds and HTML belong to the other route modules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from .. import pages
+from ..filters import parse_filter
+from ..store.common import read_data_version
+from ..store.slices import Cursor, select_slice, source_rows, tag_counts
+from .deps import SettingsDep, read_connection
+from .schemas import ERRORS, ItemsPage, SourceOut, TagOut, item_out
+from .slices import query_params
+
+router = APIRouter()
+
+
+@router.get("/api/items", response_model=ItemsPage, responses=ERRORS, summary="Items matching the filters")
+def api_items(request: Request, s: SettingsDep) -> ItemsPage:
+    params = query_params(request)
+    cursor = params.pop("cursor", None)
+    after = Cursor.decode(cursor[0]) if cursor else None
+    flt = parse_filter(params, aliases=s.config.aliases, now=s.clock())
+    with read_connection(s) as conn:
+        items = select_slice(conn, flt, after=after)
+    last = items[-1] if len(items) == flt.limit else None
+    return ItemsPage(
+        items=[item_out(i) for i in items],
+        next_cursor=Cursor(last.published, last.id).encode() if last else None,
+        filter=flt.canonical(),
+    )
+
+
+@router.get("/api/tags", response_model=list[TagOut], summary="Tags with item counts")
+def api_tags(s: SettingsDep) -> list[TagOut]:
+    with read_connection(s) as conn:
+        tags = tag_counts(conn, limit=1000)
+    return [
+        TagOut(
+            name=t.name,
+            display=t.display,
+            count=t.count,
+            feed=f"/feeds/tag/{pages.tag_path(t.name)}.atom",
+        )
+        for t in tags
+    ]
+
+
+@router.get("/api/sources", response_model=list[SourceOut], summary="Sources and their health")
+def api_sources(s: SettingsDep) -> list[SourceOut]:
+    with read_connection(s) as conn:
+        rows = source_rows(conn)
+    return [SourceOut(**{**r, "title": r["title"] or r["feed_title"] or r["url"]}) for r in rows]
+
+
+@router.get("/healthz", summary="Liveness and database reachability")
+def healthz(s: SettingsDep) -> dict[str, Any]:
+    with read_connection(s) as conn:
+        version = read_data_version(conn)
+    return {"status": "ok", "data_version": version}

@@ -1,0 +1,47 @@
+"""What polling hands back: ``SourceOutcome`` for one source, for the CLI line,
+and ``RunReport`` for a run, with its summary line. Plain data; polling,
+storage and scheduling do not belong here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..store import locks
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """How one source's poll went, for the CLI line and the run summary."""
+
+    source_id: int
+    url: str
+    label: str
+    status: str  # new | updated | unchanged | not_modified | error | gone
+    new: int = 0
+    updated: int = 0
+    category: str | None = None
+    message: str | None = None
+    elapsed: float = 0.0
+
+
+@dataclass
+class RunReport:
+    outcomes: list[SourceOutcome] = field(default_factory=list)
+    locked_by: locks.Holder | None = None
+    elapsed: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    def summary(self) -> str:
+        if self.locked_by:
+            return f"another poll is running ({self.locked_by.owner}); nothing done"
+        new = sum(o.new for o in self.outcomes)
+        updated = sum(o.updated for o in self.outcomes)
+        return (
+            f"{len(self.outcomes)} sources polled in {self.elapsed:.2f}s: "
+            f"{new} new items, {updated} updated; "
+            f"{self.count('not_modified')} not modified, {self.count('unchanged')} unchanged, "
+            f"{self.count('error') + self.count('gone')} failed"
+        )
