@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import SQLModel, create_engine
@@ -60,10 +60,36 @@ def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
     if create:
         try:
             SQLModel.metadata.create_all(engine)
+            add_missing_columns(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StorageError(f"cannot reach database {make_url(url)!r}: {_first_line(exc)}") from exc
     return engine
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add nullable columns that a database made by an older version lacks; return them.
+
+    Raises:
+        StorageError: a missing column cannot be added in place (it is NOT NULL).
+    """
+    inspector = inspect(engine)
+    added = []
+    for table in SQLModel.metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise StorageError(
+                    f"the database lacks {table.name}.{column.name}, which cannot be added in place; "
+                    "recreate the database or migrate it"
+                )
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+            added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -557,3 +557,16 @@ def test_cursor_pagination_does_not_depend_on_the_server_time_zone(pg_url: str) 
             ] * 3
     finally:
         tokyo.dispose()
+
+
+def test_a_database_from_an_older_version_gains_new_nullable_columns(db_url: str) -> None:
+    eng = make_engine(db_url)
+    with eng.begin() as conn:
+        conn.execute(text('ALTER TABLE sighting DROP COLUMN said_at'))
+    eng.dispose()
+    reopened = make_engine(db_url)
+    try:
+        with reopened.connect() as conn:
+            conn.execute(text("SELECT said_at FROM sighting"))
+    finally:
+        reopened.dispose()
