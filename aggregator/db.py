@@ -50,7 +50,9 @@ def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     else:
         kwargs["pool_pre_ping"] = True
-        kwargs["connect_args"] = {"connect_timeout": 10}
+        # Server-side prepared statements would keep plans costed on a nearly empty
+        # table (full scans for key lookups) until autovacuum analyzes it.
+        kwargs["connect_args"] = {"connect_timeout": 10, "prepare_threshold": None}
     try:
         engine = create_engine(url, **kwargs)
     except (SQLAlchemyError, ImportError) as exc:

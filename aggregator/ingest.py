@@ -7,7 +7,9 @@ Three data types mark the boundary with storage:
 * ``merge_item`` returns the full row to write, or ``None`` when nothing changed.
 
 Which source's text wins: the publisher's own feed beats a per-site feed, which
-beats a per-tag feed, which beats a user's bookmark feed. A source keeps its
+beats a per-tag feed, which beats a user's bookmark feed. A plain feed speaks as
+the publisher only for links on its own site; what it says of other sites' pages
+(a link blog) ranks with a user's bookmarks. A source keeps its
 text until a higher-ranked one brings the item, so two feeds that disagree never
 make an item flap between their versions. Bookmark counts keep the highest
 figure any source reported; tags are the union of every source's tags.
@@ -25,6 +27,7 @@ from .parse import ParsedEntry, ParsedFeed
 from .sanitize import clean_text
 
 RANKS = {"feed": 4, "site": 3, "tag": 2, "user": 1}
+OFF_SITE_RANK = RANKS["user"]
 TEXT_FIELDS = ("link", "guid", "title", "summary", "content", "author", "image", "enclosures")
 MAX_COMMENT = 1000
 
@@ -63,6 +66,7 @@ class Incoming:
     tags: tuple[tuple[str, str], ...] = ()  # (normalized name, display form)
     user: str | None = None
     comment: str | None = None
+    rank: int = 0  # how much this source's text counts for this item (see the module docstring)
 
     def enclosure_dicts(self) -> list[dict[str, Any]]:
         return [{"url": u, "type": t, "length": n} for u, t, n in self.enclosures]
@@ -97,15 +101,21 @@ def prepare_entries(
 ) -> list[Incoming]:
     """Every entry of a parsed feed as ``Incoming``, one per identity (duplicates merged)."""
     merged: dict[str, Incoming] = {}
+    home = link_host(feed.link)
     for entry in feed.entries:
-        incoming = to_incoming(entry, source, aliases)
+        incoming = to_incoming(entry, source, aliases, home=home)
         previous = merged.get(incoming.key)
         merged[incoming.key] = combine(previous, incoming) if previous else incoming
     return list(merged.values())
 
 
-def to_incoming(entry: ParsedEntry, source: SourceInfo, aliases: Mapping[str, str] | None) -> Incoming:
-    """One entry, seen from its source (a user feed's description is the user's comment)."""
+def to_incoming(
+    entry: ParsedEntry, source: SourceInfo, aliases: Mapping[str, str] | None, *, home: str | None = None
+) -> Incoming:
+    """One entry, seen from its source (a user feed's description is the user's comment).
+
+    ``home`` is the host of the feed's own site, when the feed names it.
+    """
     key = item_key(entry.link, entry.guid, entry.raw_hash, source.id)
     link = canonical_link(entry.link)
     is_user = source.kind == "user"
@@ -128,7 +138,21 @@ def to_incoming(entry: ParsedEntry, source: SourceInfo, aliases: Mapping[str, st
         tags=tag_pairs([*entry.tags, *source.tags], aliases),
         user=entry.author if is_user else None,
         comment=comment or None,
+        rank=text_rank(source, link_host(link), home),
     )
+
+
+def text_rank(source: SourceInfo, site: str | None, home: str | None) -> int:
+    """The source's rank, except a plain feed talking about another site's page."""
+    if source.kind == "feed" and home and site and not is_same_site(site, home):
+        return OFF_SITE_RANK
+    return source.rank
+
+
+def is_same_site(site: str, home: str) -> bool:
+    """``blog.example.com`` and ``www.example.com`` belong to ``example.com``."""
+    a, b = site.removeprefix("www."), home.removeprefix("www.")
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
 def tag_pairs(raw: Iterable[str], aliases: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
@@ -181,7 +205,7 @@ def merge_item(
             "image": incoming.image,
             "enclosures": incoming.enclosure_dicts(),
             "owner_source_id": source.id,
-            "owner_rank": source.rank,
+            "owner_rank": incoming.rank,
             "version": 1,
         }
     row = _merged_fields(existing, incoming, source)
@@ -195,7 +219,7 @@ def merge_item(
 
 
 def _merged_fields(existing: Existing, incoming: Incoming, source: SourceInfo) -> dict[str, Any]:
-    owns = existing.owner_source_id == source.id or source.rank > existing.owner_rank
+    owns = existing.owner_source_id == source.id or incoming.rank > existing.owner_rank
     changes: dict[str, Any] = {}
     offered = {
         "link": incoming.link,
@@ -211,16 +235,18 @@ def _merged_fields(existing: Existing, incoming: Incoming, source: SourceInfo) -
         new, old = offered[name], getattr(existing, name)
         if new and new != old and (owns or not old):
             changes[name] = new
-    if owns and (existing.owner_source_id != source.id or existing.owner_rank != source.rank):
+    if owns and (existing.owner_source_id != source.id or existing.owner_rank != incoming.rank):
         changes["owner_source_id"] = source.id
-        changes["owner_rank"] = source.rank
+        changes["owner_rank"] = incoming.rank
     if incoming.published and (owns or not existing.has_date) and incoming.published != existing.published:
         changes["published"] = incoming.published
         changes["has_date"] = True
     new_updated = incoming.updated or incoming.published
     if owns and new_updated and new_updated > existing.updated:
         changes["updated"] = new_updated
-    if incoming.bookmark_count is not None and incoming.bookmark_count > (existing.bookmark_count or -1):
+    if incoming.bookmark_count is not None and (
+        existing.bookmark_count is None or incoming.bookmark_count > existing.bookmark_count
+    ):
         changes["bookmark_count"] = incoming.bookmark_count
     if set(changes) <= {"owner_source_id", "owner_rank"}:
         return {}  # ownership moves only with a change a reader would see

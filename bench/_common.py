@@ -139,6 +139,23 @@ def scratch_database(
         admin.dispose()
 
 
+def code_version() -> str:
+    """The commit the figures were taken at (``-dirty``: with uncommitted changes)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
 def postgres_version(pg_url: str = DEFAULT_PG) -> str:
     try:
         engine = create_engine(pg_url, connect_args={"connect_timeout": 3})
@@ -158,6 +175,7 @@ def banner(title: str, kinds: Sequence[str] = (), pg_url: str = DEFAULT_PG) -> N
     if "postgres" in kinds:
         parts.append(f"PostgreSQL {postgres_version(pg_url)}")
     parts.append(f"{_cpu_count()} CPUs")
+    parts.append(f"code {code_version()}")
     parts.append(load_note())
     print(f"== {title}  ({', '.join(parts)})", flush=True)
 

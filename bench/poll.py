@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import importlib
 import json
 import random
 import subprocess
@@ -52,7 +53,6 @@ from _common import (
     wait_idle,
 )
 
-from aggregator import poller as poller_module
 from aggregator.config import Config, parse_config
 from aggregator.db import make_engine
 from aggregator.poller import Poller, RunReport
@@ -233,10 +233,16 @@ def make_config(server: FeedServerProcess, args: argparse.Namespace) -> Config:
 
 
 def instrument(timer: Timer) -> None:
-    """Time the writer thread's steps by wrapping what the poller module calls."""
+    """Time the writer thread's steps by wrapping the names the one-source glue calls."""
+    try:  # the glue lives in aggregator.poller.source (SourcePoller.process) ...
+        module: Any = importlib.import_module("aggregator.poller.source")
+        owner, method = module.SourcePoller, "process"
+    except ImportError:  # ... or, in older trees, in aggregator.poller itself (Poller._process)
+        module = importlib.import_module("aggregator.poller")
+        owner, method = module.Poller, "_process"
     for name, label in (("parse_feed", "parse"), ("prepare_entries", "prepare"), ("write_items", "write")):
-        setattr(poller_module, name, timer.wrap(label, getattr(poller_module, name)))
-    setattr(Poller, "_process", timer.wrap("writer", Poller._process))  # noqa: B010
+        setattr(module, name, timer.wrap(label, getattr(module, name)))
+    setattr(owner, method, timer.wrap("writer", getattr(owner, method)))
 
 
 def run_pass(poller: Poller) -> RunReport:

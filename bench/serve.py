@@ -145,15 +145,14 @@ def run_poller(args: argparse.Namespace) -> int:
 
 
 class ServerProcess:
-    def __init__(self, config: Path, url: str, log: Path) -> None:
+    def __init__(self, config: Path, url: str, log: Path, program: Sequence[str] = ()) -> None:
+        """``program``: the command before ``--config`` (default: this Python, ``-m aggregator.cli``)."""
         self.port = free_port()
         self.log = log
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "aggregator.cli",
+                *(program or (sys.executable, "-m", "aggregator.cli")),
                 "--config",
                 str(config),
                 "--db",
@@ -362,11 +361,11 @@ def bench_one(kind: str, url: str, args: argparse.Namespace, work: Path) -> dict
     try:
         latency = asyncio.run(single_latencies(server, args.repeat))
         version_before = data_version(server)
-        poller = start_poller(args, url, config, samples, port)
+        poller = None if args.no_poll else start_poller(args, url, config, samples, port)
         try:
             result = asyncio.run(load(server, args.readers, args.seconds, args.seed))
         finally:
-            rounds = poller_summary(poller, args.seconds + 120)
+            rounds = poller_summary(poller, args.seconds + 120) if poller else []
         version_after = data_version(server)
     finally:
         server.stop()
@@ -388,10 +387,8 @@ def report(outcomes: list[dict[str, Any]], args: argparse.Namespace) -> None:
         ["db", "feed", "request", "n", "median ms", "p90 ms", "max ms", "statuses", "bytes"],
         [[o["kind"], *row] for o in outcomes for row in o["latency"]],
     )
-    print(
-        f"(b) {args.readers} concurrent readers, conditional GETs over {len(FEED_MIX)} feeds, polls every "
-        f"{args.poll_interval:g} s in another process:"
-    )
+    polling = "no polling" if args.no_poll else f"polls every {args.poll_interval:g} s in another process"
+    print(f"(b) {args.readers} concurrent readers, conditional GETs over {len(FEED_MIX)} feeds, {polling}:")
     rows = []
     for o in outcomes:
         res: LoadResult = o["load"]
@@ -484,6 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the load run (default 30)")
     parser.add_argument("--poll-interval", type=float, default=2.0, help="pause between polls (default 2 s)")
     parser.add_argument("--repeat", type=int, default=30, help="requests per latency figure in (a)")
+    parser.add_argument(
+        "--no-poll", action="store_true", help="no polling during (b): data and ETags stay put"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--role", choices=("bench", "poller"), default="bench", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
