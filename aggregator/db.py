@@ -65,7 +65,7 @@ def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
             add_missing_columns(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise StorageError(f"cannot reach database {make_url(url)!r}: {_first_line(exc)}") from exc
+            raise StorageError(f"cannot reach database {make_url(url)!r}: {first_line(exc)}") from exc
     return engine
 
 
@@ -109,6 +109,7 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error's message, for logs and source errors."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

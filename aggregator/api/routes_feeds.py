@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from urllib.parse import quote_from_bytes, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..errors import NotFoundError
-from ..feedcache import http_date, is_not_modified
+from ..feedcache import http_date, is_not_modified, newest_update
 from ..filters import Filter
 from ..render import FORMATS, MEDIA_TYPES, render_feed
 from ..store.common import read_data_version
@@ -88,8 +87,7 @@ def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Respons
             return title, select_slice(conn, flt)
 
     def render(items: Sequence[ItemView]) -> bytes:
-        newest = max((i.updated for i in items), default=datetime(1970, 1, 1, tzinfo=UTC))
-        return render_feed(ext, FeedMeta(updated=newest, **meta_base), items)
+        return render_feed(ext, FeedMeta(updated=newest_update(items), **meta_base), items)
 
     with read_connection(s) as conn:
         version = read_data_version(conn)

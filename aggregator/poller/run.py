@@ -82,7 +82,7 @@ class Poller:
             locks.release(self.engine, LOCK_NAME, self.owner)
 
     async def run_loop(self, stop: asyncio.Event, *, max_sleep: float = 60.0) -> list[RunReport]:
-        """Poll sources as they come due until ``stop`` is set; holds the run lock throughout."""
+        """Poll sources as they come due until ``stop`` is set, taking the run lock for each pass."""
         reports: list[RunReport] = []
         while not stop.is_set():
             holder = self._acquire()

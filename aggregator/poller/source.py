@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import Config
+from ..db import first_line
 from ..errors import FetchError, ParseError, SourceError
 from ..fetch import Fetched, Fetcher, NotModified, Validators
 from ..ingest import SourceInfo, prepare_entries
@@ -47,10 +48,11 @@ class SourcePoller:
     async def poll(self, fetcher: Fetcher, writer: ThreadPoolExecutor, state: SourceState) -> SourceOutcome:
         """Fetch ``state``'s feed, then process the result (or record the failure) on ``writer``."""
         started = time.perf_counter()
-        allow_private = state.allow_private if state.allow_private is not None else None
         try:
             result = await fetcher.fetch(
-                state.fetch_url, Validators(state.etag, state.last_modified), allow_private=allow_private
+                state.fetch_url,
+                Validators(state.etag, state.last_modified),
+                allow_private=state.allow_private,
             )
         except FetchError as exc:
             return await _in_writer(writer, self.record_error, state, exc, started)
@@ -64,6 +66,7 @@ class SourcePoller:
         """Record a fetch result: not modified, the same body, or new items parsed and written."""
         now = self.clock()
         cadence = self._cadence(state)
+        max_age = parse_max_age(result.headers)
         base: dict[str, Any] = {
             "last_polled_at": now,
             "last_success_at": now,
@@ -79,7 +82,7 @@ class SourcePoller:
                 last_http_status=304,
                 etag=result.etag,
                 last_modified=result.last_modified,
-                next_poll_at=next_after_success(cadence, now, max_age=parse_max_age(result.headers)),
+                next_poll_at=next_after_success(cadence, now, max_age=max_age),
                 **base,
             )
             return self._outcome(state, "not_modified", started)
@@ -94,7 +97,7 @@ class SourcePoller:
                 state,
                 last_status="unchanged",
                 body_hash=body_hash,
-                next_poll_at=next_after_success(cadence, now, max_age=parse_max_age(result.headers)),
+                next_poll_at=next_after_success(cadence, now, max_age=max_age),
                 **validators,
                 **base,
             )
@@ -103,13 +106,12 @@ class SourcePoller:
             feed = self._parse(state, result, now)
         except ParseError as exc:
             return self.record_error(state, exc, started, http_status=result.status)
-        incoming = prepare_entries(feed, SourceInfo(state.id, state.kind, state.tags), self.config.aliases)
-        next_poll = next_after_success(
-            cadence, now, ttl_minutes=feed.ttl_minutes, max_age=parse_max_age(result.headers)
-        )
+        source = SourceInfo(state.id, state.kind, state.tags)
+        incoming = prepare_entries(feed, source, self.config.aliases)
+        next_poll = next_after_success(cadence, now, ttl_minutes=feed.ttl_minutes, max_age=max_age)
         try:
             with self.engine.begin() as conn:
-                counts = write_items(conn, SourceInfo(state.id, state.kind, state.tags), incoming, now)
+                counts = write_items(conn, source, incoming, now)
                 status = "new" if counts.new else "updated" if counts.updated else "unchanged"
                 record_poll(
                     conn,
@@ -124,7 +126,7 @@ class SourcePoller:
                 )
         except SQLAlchemyError as exc:
             log.error("storage error writing %s: %s", state.url, exc)
-            failure = SourceError(f"storage error: {_first_line(exc)}", category="storage")
+            failure = SourceError(f"storage error: {first_line(exc)}", category="storage")
             return self.record_error(state, failure, started, http_status=result.status)
         return self._outcome(
             state,
@@ -212,8 +214,3 @@ async def _in_writer(
     writer: ThreadPoolExecutor, fn: Callable[..., SourceOutcome], *args: Any
 ) -> SourceOutcome:
     return await asyncio.get_running_loop().run_in_executor(writer, fn, *args)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
