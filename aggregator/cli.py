@@ -1,7 +1,8 @@
 """The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo.
 
 Exit status: 0 when the command ran (a poll whose sources failed still ran),
-2 for a bad configuration or bad arguments, 1 when the database is unreachable.
+2 for a bad configuration or bad arguments, 1 when the database is unreachable,
+3 for ``poll --fail-on-error`` when a source failed in that run.
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ from .store.sources import add_sources
 
 log = logging.getLogger("aggregator")
 
+EXIT_SOURCES_FAILED = 3
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "loop", False) and getattr(args, "fail_on_error", False):
+        parser.error("--fail-on-error applies to a single run, not to --loop")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -64,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--force", action="store_true", help="poll every source now")
     poll.add_argument("--loop", action="store_true", help="keep polling as sources come due (daemon)")
     poll.add_argument("--quiet", action="store_true", help="print only the summary and errors")
+    poll.add_argument(
+        "--fail-on-error",
+        action="store_true",
+        help=f"exit {EXIT_SOURCES_FAILED} when a source failed in this run (default: 0 once it completed)",
+    )
     poll.set_defaults(func=cmd_poll)
 
     sources = sub.add_parser("sources", help="list sources with their health")
@@ -124,6 +134,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
     report = asyncio.run(poller.run_once(force=args.force))
     printer.finish()
     print(report.summary())
+    if args.fail_on_error and report.failed:
+        return EXIT_SOURCES_FAILED
     return 0
 
 

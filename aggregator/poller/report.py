@@ -34,6 +34,11 @@ class RunReport:
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
+    @property
+    def failed(self) -> int:
+        """Sources whose poll failed in this run (errors and 410 Gone)."""
+        return self.count("error") + self.count("gone")
+
     def summary(self) -> str:
         if self.locked_by:
             return f"another poll is running ({self.locked_by.owner}); nothing done"
@@ -43,5 +48,5 @@ class RunReport:
             f"{len(self.outcomes)} sources polled in {self.elapsed:.2f}s: "
             f"{new} new items, {updated} updated; "
             f"{self.count('not_modified')} not modified, {self.count('unchanged')} unchanged, "
-            f"{self.count('error') + self.count('gone')} failed"
+            f"{self.failed} failed"
         )

@@ -1,0 +1,71 @@
+"""The ``aggregator`` command as a subprocess: exit statuses of ``poll`` and what ``sources`` shows.
+
+Every test runs the CLI against a real local HTTP server and a real SQLite file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer, Response
+from procs import run_cli
+
+RSS = "application/rss+xml; charset=utf-8"
+
+
+def rss(title: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>https://example.org/</link><description>d</description>"
+        "<item><title>one</title><link>https://example.org/one</link>"
+        "<pubDate>Mon, 05 Feb 2024 10:00:00 GMT</pubDate></item></channel></rss>"
+    ).encode()
+
+
+def write_config(path: Path, urls: list[str], *, private: bool = True) -> Path:
+    lines = ["[poller]", f"allow_private_networks = {str(private).lower()}", ""]
+    for url in urls:
+        lines += ["[[sources]]", f'url = "{url}"', ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as srv:
+        srv.reply("/ok.rss", Response(body=rss("ok"), headers={"Content-Type": RSS}))
+        srv.reply("/missing.rss", Response(status=404, body=b"no"))
+        yield srv
+
+
+def test_poll_exits_0_when_sources_fail_and_3_with_fail_on_error(tmp_path: Path, server: FeedServer) -> None:
+    config = write_config(tmp_path / "feeds.toml", [server.url("/ok.rss"), server.url("/missing.rss")])
+    base = ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'a.db'}", "poll", "--force"]
+
+    plain = run_cli(base, cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert "1 failed" in plain.stdout
+
+    strict = run_cli([*base, "--fail-on-error"], cwd=tmp_path)
+    assert strict.returncode == 3, strict.stdout + strict.stderr
+    assert "1 failed" in strict.stdout
+    assert server.count("/missing.rss") == 2
+
+
+def test_fail_on_error_exits_0_when_every_source_succeeded(tmp_path: Path, server: FeedServer) -> None:
+    config = write_config(tmp_path / "feeds.toml", [server.url("/ok.rss")])
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    result = run_cli(["--config", str(config), "--db", db, "poll", "--fail-on-error"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failed" in result.stdout
+    assert server.count("/ok.rss") == 1
+
+
+def test_fail_on_error_is_refused_with_loop(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "feeds.toml", ["http://127.0.0.1:9/feed.xml"])
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    result = run_cli(["--config", str(config), "--db", db, "poll", "--loop", "--fail-on-error"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--fail-on-error applies to a single run" in result.stderr
