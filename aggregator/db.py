@@ -1,11 +1,13 @@
 """Engines for SQLite and PostgreSQL, schema creation, nothing else.
 
 SQLite gets WAL mode, a busy timeout and foreign keys on every connection;
-``postgresql://`` URLs use the psycopg (3) driver.
+``postgresql://`` URLs use the psycopg (3) driver, the ``postgres`` extra
+(a missing driver is a ``StorageError`` that says how to install it).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from sqlalchemy import event, inspect, text
@@ -17,6 +19,11 @@ from . import models  # noqa: F401  (registers the tables)
 from .errors import StorageError
 
 BUSY_TIMEOUT_MS = 10_000
+POSTGRES_DRIVER_MISSING = (
+    "PostgreSQL needs the psycopg driver, which is not installed: "
+    "run `.venv/bin/pip install -e '.[postgres]'` in the aggregator checkout "
+    f"(or `{sys.executable} -m pip install 'psycopg[binary]>=3.1'`)"
+)
 
 
 def normalize_url(url: str) -> str:
@@ -55,8 +62,12 @@ def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
         kwargs["connect_args"] = {"connect_timeout": 10, "prepare_threshold": None}
     try:
         engine = create_engine(url, **kwargs)
-    except (SQLAlchemyError, ImportError) as exc:
-        raise StorageError(f"cannot open database {url!r}: {exc}") from exc
+    except ImportError as exc:
+        if is_missing_psycopg(exc):
+            raise StorageError(POSTGRES_DRIVER_MISSING) from exc
+        raise StorageError(f"cannot open database {make_url(url)!r}: {exc}") from exc
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot open database {make_url(url)!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
     if create:
@@ -67,6 +78,11 @@ def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
             engine.dispose()
             raise StorageError(f"cannot reach database {make_url(url)!r}: {first_line(exc)}") from exc
     return engine
+
+
+def is_missing_psycopg(exc: ImportError) -> bool:
+    """True when an import failed because psycopg (or its libpq wrapper) is not installed."""
+    return (exc.name or "").split(".")[0] == "psycopg" or "psycopg" in str(exc) or "pq wrapper" in str(exc)
 
 
 def add_missing_columns(engine: Engine) -> list[str]:
