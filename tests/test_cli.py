@@ -69,3 +69,25 @@ def test_fail_on_error_is_refused_with_loop(tmp_path: Path) -> None:
     result = run_cli(["--config", str(config), "--db", db, "poll", "--loop", "--fail-on-error"], cwd=tmp_path)
     assert result.returncode == 2
     assert "--fail-on-error applies to a single run" in result.stderr
+
+
+def test_a_refused_private_source_names_the_setting_that_allows_it(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    literal = server.url("/ok.rss")  # http://127.0.0.1:port/ok.rss: refused before connecting
+    named = literal.replace("127.0.0.1", "localhost")  # refused after DNS
+    config = write_config(tmp_path / "feeds.toml", [literal, named], private=False)
+    base = ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'a.db'}"]
+
+    polled = run_cli([*base, "poll"], cwd=tmp_path)
+    assert polled.returncode == 0, polled.stderr
+    listed = run_cli([*base, "sources"], cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+
+    errors = [line for line in listed.stdout.splitlines() if "last error" in line]
+    assert len(errors) == 2, listed.stdout
+    for line in errors:
+        assert "[blocked]" in line
+        assert "allow_private_networks = true on this source" in line
+        assert "[poller]" in line
+    assert server.count() == 0

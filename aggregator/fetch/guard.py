@@ -127,6 +127,12 @@ def literal_address(host: str) -> IPAddress | None:
         return None
 
 
+PRIVATE_HINT = (
+    "to allow it, set allow_private_networks = true on this source in feeds.toml "
+    "(or in [poller] for every source)"
+)
+
+
 def blocked_error(message: str) -> FetchError:
     """A ``FetchError`` of category ``blocked``."""
     return FetchError(message, category="blocked")
@@ -140,7 +146,7 @@ def check_target(url: URL, policy: AddressPolicy) -> None:
         raise blocked_error(f"URL has no host: {url}")
     ip = literal_address(url.host)
     if ip is not None and not policy.permits(ip):
-        raise blocked_error(f"address {ip} is not allowed: {url}")
+        raise blocked_error(f"address {ip} is not allowed: {url}; {PRIVATE_HINT}")
 
 
 class HostBlockedError(OSError):
@@ -168,7 +174,9 @@ class GuardedResolver(AbstractResolver):
         allowed = [r for r in results if self._policy.permits_text(r["host"])]
         if not allowed:
             found = ", ".join(r["host"] for r in results) or "nothing"
-            raise HostBlockedError(f"{host} resolves only to blocked addresses ({found})")
+            raise HostBlockedError(
+                f"{host} resolves only to blocked addresses ({found}); {PRIVATE_HINT}"
+            )
         return allowed
 
     async def close(self) -> None:
