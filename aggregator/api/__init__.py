@@ -6,6 +6,7 @@ parameters (``routes_feeds``, with the route's filter from ``slices``); JSON at
 ``/healthz`` (``routes_json``, models in ``schemas``); HTML at ``/``,
 ``/tag/{tag}`` and ``/site/{host}`` (``routes_pages``). Bad parameters are 4xx
 JSON naming the parameter and nothing answers with a stack trace (``errors``);
+every GET route answers HEAD too (``head``);
 settings and the read connection are in ``deps``, ``create_app`` and ``serve``
 in ``app``.
 """
@@ -13,7 +14,8 @@ in ``app``.
 from .app import create_app, serve
 from .deps import Clock, Settings, SettingsDep, get_settings, read_connection
 from .errors import MAX_HEADER_BYTES, RequestGuard
-from .routes_feeds import FEED_MAX_AGE, Endpoint
+from .head import HeadAsGet
+from .routes_feeds import FEED_MAX_AGE
 from .schemas import ERRORS, ErrorOut, ItemOut, ItemsPage, SourceOut, SourceRefOut, TagOut
 from .slices import MAX_PATH_VALUE, Slice
 
@@ -23,8 +25,8 @@ __all__ = [
     "MAX_HEADER_BYTES",
     "MAX_PATH_VALUE",
     "Clock",
-    "Endpoint",
     "ErrorOut",
+    "HeadAsGet",
     "ItemOut",
     "ItemsPage",
     "RequestGuard",

@@ -1,7 +1,7 @@
 """The wiring: ``create_app`` builds the FastAPI application from an engine and
-a config (settings, error handlers, the request guard, then the feed, JSON and
-HTML routes in that order) and ``serve`` runs it under uvicorn. Routes,
-responses and error mapping belong to their own modules.
+a config (settings, error handlers, the request guard, HEAD as GET, then the
+feed, JSON and HTML routes in that order) and ``serve`` runs it under uvicorn.
+Routes, responses and error mapping belong to their own modules.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ..config import Config
 from . import routes_feeds, routes_json, routes_pages
 from .deps import Clock, Settings
 from .errors import RequestGuard, install_error_handlers
+from .head import HeadAsGet
 
 
 def create_app(engine: Engine, config: Config, *, clock: Clock | None = None) -> FastAPI:
@@ -24,6 +25,7 @@ def create_app(engine: Engine, config: Config, *, clock: Clock | None = None) ->
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestGuard)
+    app.add_middleware(HeadAsGet)  # outermost: a refusal answers HEAD without a body too
     app.include_router(routes_feeds.router)
     app.include_router(routes_json.router)
     app.include_router(routes_pages.router)

@@ -1,15 +1,15 @@
 """The feed routes: ``/feeds/all``, ``/feeds/tag/{tag}``, ``/feeds/site/{host}``
-and ``/feeds/{slug}`` (named outputs), each in every format and on GET and
-HEAD, and the feed response itself: the slice selected and rendered through the
-slice cache, with ETag, Last-Modified and 304, the self URL as the client sent
-it, and a feed id stable per URL. Which filter a route implies belongs to
-``slices``.
+and ``/feeds/{slug}`` (named outputs), each in every format, and the feed
+response itself: the slice selected and rendered through the slice cache, with
+ETag, Last-Modified and 304, the self URL as the client sent it, and a feed id
+stable per URL. Which filter a route implies belongs to ``slices``; HEAD to
+``head``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from urllib.parse import quote_from_bytes, urlencode
 
@@ -28,39 +28,28 @@ from .schemas import ERRORS
 from .slices import Slice, output_slice, resolve, site_slice, tag_slice
 
 FEED_MAX_AGE = 300
-Endpoint = Callable[..., Response]
 
 router = APIRouter()
 
 
-def get_and_head(path: str, summary: str) -> Callable[[Endpoint], Endpoint]:
-    """GET and HEAD on ``path``; HEAD stays out of the schema, so operation ids stay unique."""
-
-    def register(endpoint: Endpoint) -> Endpoint:
-        router.head(path, responses=ERRORS, summary=summary, include_in_schema=False)(endpoint)
-        return router.get(path, responses=ERRORS, summary=summary)(endpoint)
-
-    return register
-
-
-@get_and_head("/feeds/all.{ext}", "Every item")
+@router.get("/feeds/all.{ext}", responses=ERRORS, summary="Every item")
 def feed_all(ext: str, request: Request, s: SettingsDep) -> Response:
     return feed_response(
         s, request, ext, Slice(Filter(), "Everything", "Every item, newest first", "/feeds/all", "/")
     )
 
 
-@get_and_head("/feeds/tag/{tag}.{ext}", "Items with a tag")
+@router.get("/feeds/tag/{tag}.{ext}", responses=ERRORS, summary="Items with a tag")
 def feed_tag(tag: str, ext: str, request: Request, s: SettingsDep) -> Response:
     return feed_response(s, request, ext, tag_slice(s, tag))
 
 
-@get_and_head("/feeds/site/{host}.{ext}", "Items on a host or its subdomains")
+@router.get("/feeds/site/{host}.{ext}", responses=ERRORS, summary="Items on a host or its subdomains")
 def feed_site(host: str, ext: str, request: Request, s: SettingsDep) -> Response:
     return feed_response(s, request, ext, site_slice(host))
 
 
-@get_and_head("/feeds/{slug}.{ext}", "A named output")
+@router.get("/feeds/{slug}.{ext}", responses=ERRORS, summary="A named output")
 def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Response:
     output = s.outputs.get(slug)
     if output is None:
@@ -100,9 +89,6 @@ def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Respons
     }
     if is_not_modified(request.headers.get("if-none-match"), request.headers.get("if-modified-since"), entry):
         return Response(status_code=304, headers=headers)
-    if request.method == "HEAD":
-        headers["Content-Length"] = str(len(entry.body))
-        return Response(b"", media_type=MEDIA_TYPES[ext], headers=headers)
     return Response(entry.body, media_type=MEDIA_TYPES[ext], headers=headers)
 
 

@@ -1,0 +1,118 @@
+"""HEAD on every GET route of the app, found by walking ``app.routes``: the GET's
+status and headers, no body, conditional requests answered 304 as on GET."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from itertools import product
+
+import pytest
+from feedserver import FeedServer
+from starlette.routing import BaseRoute, Mount
+from test_api import TestClient, client_for, poll, sample_config, serve_samples
+
+from aggregator.db import make_engine
+
+# A value for each path parameter; a route with a parameter not named here fails the test,
+# so a new route gets a real request rather than being skipped.
+PATH_VALUES: dict[str, tuple[str, ...]] = {
+    "ext": ("atom", "rss", "json"),
+    "tag": ("kubernetes",),
+    "host": ("deeeet.com",),
+    "slug": ("k8s-popular", "golang-not-docker"),
+}
+# A file under each mount, for the same reason.
+MOUNT_FILES = {"/docs/static": ("swagger-ui-bundle.js", "swagger-ui.css")}
+SAME_HEADERS = ("content-type", "etag", "last-modified", "cache-control", "content-length")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('head') / 'head.db'}")
+    with FeedServer() as srv:
+        serve_samples(srv, extras=False)
+        config = sample_config(srv.base_url, extras=False)
+        poll(engine, config)
+    with client_for(engine, config) as c:
+        yield c
+    engine.dispose()
+
+
+def urls_of(route: BaseRoute) -> list[str]:
+    """Concrete URLs for a GET route or a mount; [] for anything that answers no GET."""
+    if isinstance(route, Mount):
+        assert route.path in MOUNT_FILES, f"no sample file for the mount {route.path}"
+        return [f"{route.path}/{name}" for name in MOUNT_FILES[route.path]]
+    methods = getattr(route, "methods", None) or ()
+    if "GET" not in methods:
+        return []
+    path: str = getattr(route, "path")  # noqa: B009  (every route with methods has a path)
+    names = re.findall(r"{(\w+)(?::\w+)?}", path)
+    missing = [n for n in names if n not in PATH_VALUES]
+    assert not missing, f"no sample value for {missing} in {path}"
+    urls = []
+    for values in product(*(PATH_VALUES[n] for n in names)):
+        url = path
+        for name, value in zip(names, values, strict=True):
+            url = re.sub(r"{" + name + r"(?::\w+)?}", value, url)
+        urls.append(url)
+    return urls
+
+
+def flat_routes(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, those of included routers too (newer FastAPI keeps an included router whole)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is None:
+            yield route
+        else:  # no prefix on our includes; one would show as a 404 below, not a skipped route
+            yield from flat_routes(included.routes)
+
+
+def every_get_url(client: TestClient) -> list[str]:
+    routes = client.app.routes  # type: ignore[attr-defined]
+    urls = [url for route in flat_routes(routes) for url in urls_of(route)]
+    for expected in ("/", "/healthz", "/api/items", "/docs", "/openapi.json", "/feeds/all.atom"):
+        assert expected in urls
+    return urls
+
+
+def test_every_get_route_answers_head(client: TestClient) -> None:
+    for url in every_get_url(client):
+        get = client.get(url)
+        head = client.head(url)
+        assert get.status_code == 200, url
+        assert head.status_code == get.status_code, url
+        assert head.content == b"", url
+        for name in SAME_HEADERS:
+            assert head.headers.get(name) == get.headers.get(name), (url, name)
+
+
+def test_head_with_if_none_match_is_304(client: TestClient) -> None:
+    with_etag = [url for url in every_get_url(client) if "etag" in client.get(url).headers]
+    assert any(url.startswith("/feeds/") for url in with_etag)
+    for url in with_etag:
+        etag = client.get(url).headers["etag"]
+        head = client.head(url, headers={"If-None-Match": etag})
+        assert head.status_code == 304, url
+        assert head.content == b"" and head.headers["etag"] == etag, url
+
+
+def test_head_of_errors_keeps_the_status(client: TestClient) -> None:
+    for url, status in [
+        ("/feeds/no-such-output.atom", 404),
+        ("/feeds/all.atom?limit=0", 422),
+        ("/api/items?min_bookmarks=many", 422),
+        ("/tag/%2e%2e", 404),
+    ]:
+        get = client.get(url)
+        head = client.head(url)
+        assert (get.status_code, head.status_code) == (status, status), url
+        assert head.headers["content-type"] == get.headers["content-type"]
+        assert head.content == b""
+
+
+def test_other_methods_are_still_refused(client: TestClient) -> None:
+    assert client.post("/api/items").status_code == 405
+    assert client.delete("/feeds/all.atom").status_code == 405
