@@ -53,9 +53,19 @@ class SourceState:
 def sync_sources(conn: Connection, sources: Sequence[SourceConfig], now: datetime) -> tuple[int, int]:
     """Make the configured sources match the config; return (added, disabled).
 
-    Sources that left the configuration are disabled, never deleted: their items stay.
+    A new source, and one whose kind, tags, interval or ``allow_private_networks`` changed
+    (or that comes back to the configuration), is due at once. Sources that left the
+    configuration are disabled, never deleted: their items stay.
     """
-    columns = (SOURCE.c.url, SOURCE.c.origin, SOURCE.c.enabled, SOURCE.c.kind, SOURCE.c.tags)
+    columns = (
+        SOURCE.c.url,
+        SOURCE.c.origin,
+        SOURCE.c.enabled,
+        SOURCE.c.kind,
+        SOURCE.c.tags,
+        SOURCE.c.interval_seconds,
+        SOURCE.c.allow_private,
+    )
     rows = {r.url: r for r in conn.execute(select(*columns))}
     added = 0
     for src in sources:
@@ -72,6 +82,8 @@ def sync_sources(conn: Connection, sources: Sequence[SourceConfig], now: datetim
         if known is not None and (known.kind != src.kind or list(known.tags or ()) != list(src.tags)):
             # Items take the source's kind and tags when parsed: make the next poll fetch and parse again.
             values.update(body_hash=None, etag=None, last_modified=None)
+        if known is not None and is_changed(known, src):
+            values["next_poll_at"] = None
         if src.url in rows:
             conn.execute(update(SOURCE).where(SOURCE.c.url == src.url).values(**values))
         else:
@@ -82,6 +94,17 @@ def sync_sources(conn: Connection, sources: Sequence[SourceConfig], now: datetim
     if stale:
         conn.execute(update(SOURCE).where(SOURCE.c.url.in_(stale)).values(enabled=False))
     return added, len(stale)
+
+
+def is_changed(known: Any, src: SourceConfig) -> bool:
+    """True when a stored source differs from its configuration in what it polls or how."""
+    return (
+        not known.enabled
+        or known.kind != src.kind
+        or list(known.tags or ()) != list(src.tags)
+        or known.interval_seconds != src.interval
+        or known.allow_private != src.allow_private_networks
+    )
 
 
 def add_sources(conn: Connection, sources: Iterable[SourceConfig], origin: str, now: datetime) -> list[str]:
