@@ -92,6 +92,7 @@ def test_every_get_route_answers_head(client: TestClient) -> None:
 def test_head_with_if_none_match_is_304(client: TestClient) -> None:
     with_etag = [url for url in every_get_url(client) if "etag" in client.get(url).headers]
     assert any(url.startswith("/feeds/") for url in with_etag)
+    assert any(url.startswith("/docs/static/") for url in with_etag)
     for url in with_etag:
         etag = client.get(url).headers["etag"]
         head = client.head(url, headers={"If-None-Match": etag})

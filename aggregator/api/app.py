@@ -1,7 +1,8 @@
 """The wiring: ``create_app`` builds the FastAPI application from an engine and
 a config (settings, error handlers, the request guard, HEAD as GET, then the
-feed, JSON and HTML routes in that order) and ``serve`` runs it under uvicorn.
-Routes, responses and error mapping belong to their own modules.
+feed, JSON and HTML routes and the offline API docs, in that order) and
+``serve`` runs it under uvicorn. Routes, responses and error mapping belong to
+their own modules.
 """
 
 from __future__ import annotations
@@ -15,13 +16,20 @@ from .. import __version__
 from ..config import Config
 from . import routes_feeds, routes_json, routes_pages
 from .deps import Clock, Settings
+from .docs import install_docs
 from .errors import RequestGuard, install_error_handlers
 from .head import HeadAsGet
 
 
 def create_app(engine: Engine, config: Config, *, clock: Clock | None = None) -> FastAPI:
     settings = Settings(engine, config, clock or (lambda: datetime.now(UTC)))
-    app = FastAPI(title="aggregator", version=__version__, description="Filtered combined feeds.")
+    app = FastAPI(
+        title="aggregator",
+        version=__version__,
+        description="Filtered combined feeds.",
+        docs_url=None,  # served offline by install_docs
+        redoc_url=None,
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestGuard)
@@ -29,6 +37,7 @@ def create_app(engine: Engine, config: Config, *, clock: Clock | None = None) ->
     app.include_router(routes_feeds.router)
     app.include_router(routes_json.router)
     app.include_router(routes_pages.router)
+    install_docs(app)
     return app
 
 
