@@ -17,6 +17,7 @@ from sqlmodel import SQLModel, create_engine
 
 from . import models  # noqa: F401  (registers the tables)
 from .errors import StorageError
+from .store.rekey import upgrade_identity
 
 BUSY_TIMEOUT_MS = 10_000
 POSTGRES_DRIVER_MISSING = (
@@ -74,6 +75,7 @@ def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
         try:
             SQLModel.metadata.create_all(engine)
             add_missing_columns(engine)
+            upgrade_identity(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StorageError(f"cannot reach database {make_url(url)!r}: {first_line(exc)}") from exc

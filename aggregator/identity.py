@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import idna
+
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi"}
 )
@@ -19,6 +21,16 @@ TRACKING_PREFIXES = ("utm_",)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_TAG = 100
 _SPACES = re.compile(r"\s+")
+# Fragments that only point into a page (a section to scroll to, the comments, a "read more"
+# jump) or track the click. Any other fragment tells entries apart: diary anchors (#p2),
+# Scripting News' #a080605, a comment feed's #comment-12.
+NAVIGATION_FRAGMENTS = frozenset(
+    {
+        "top", "comments", "respond", "more", "readmore", "read-more", "continue", "content",
+        "main", "main-content", "maincontent", "disqus_thread", "article", "page", "start",
+    }
+)  # fmt: skip
+_NAVIGATION_PATTERNS = re.compile(r"more-\d+|(utm_|xtor=|at_|ref=|\.)\S*", re.IGNORECASE)
 
 
 def is_tracking_param(name: str) -> bool:
@@ -27,12 +39,40 @@ def is_tracking_param(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
-def canonical_link(url: str | None) -> str | None:
+def significant_fragment(fragment: str) -> str:
+    """The fragment when it tells entries apart, ``""`` when it only points into a page.
+
+    A text directive (``#:~:text=...``) is dropped; ``#top``, ``#comments``,
+    ``#more-12`` and tracking fragments (``#utm_source=...``, ``#.Xa1b``) point into a page.
+    """
+    fragment = fragment.split(":~:", 1)[0]
+    if fragment.lower() in NAVIGATION_FRAGMENTS or _NAVIGATION_PATTERNS.fullmatch(fragment):
+        return ""
+    return fragment
+
+
+def canonical_host(host: str) -> str:
+    """A host in the one spelling keys and filters use: lower case, no trailing dot, IDNA (punycode).
+
+    ``例え.jp``, ``XN--R8JZ45G.jp.`` and ``ｘｎ--r8jz45g.jp`` are all ``xn--r8jz45g.jp``.
+    A host that IDNA refuses (an underscore, a bad A-label) is kept lower-cased.
+    """
+    host = host.strip().rstrip(".")
+    if host.isascii():
+        return host.lower()
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return unicodedata.normalize("NFKC", host).lower()
+
+
+def canonical_link(url: str | None, *, keep_fragment: bool = True) -> str | None:
     """Canonical form of an http(s) link, or ``None`` when it is not one.
 
-    Scheme and host are lower-cased, a default port and the fragment dropped,
-    tracking parameters removed; the path and the other parameters are kept
-    as given (their order can matter to the site).
+    Scheme and host are lower-cased (the host in IDNA form), a default port and a
+    trailing dot dropped, tracking parameters removed; the fragment is kept only when
+    it tells entries apart (``significant_fragment``). The path and the other
+    parameters are kept as given (their order can matter to the site).
     """
     if not url:
         return None
@@ -42,7 +82,7 @@ def canonical_link(url: str | None) -> str | None:
     except ValueError:
         return None
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
+    host = canonical_host(parts.hostname or "")
     if scheme not in DEFAULT_PORTS or not host:
         return None
     if ":" in host:
@@ -54,24 +94,24 @@ def canonical_link(url: str | None) -> str | None:
         kept = [(k, v) for k, v in pairs if not is_tracking_param(k)]
         if len(kept) != len(pairs):
             query = urlencode(kept)
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    fragment = significant_fragment(parts.fragment) if keep_fragment else ""
+    return urlunsplit((scheme, netloc, parts.path or "/", query, fragment))
 
 
 def link_host(url: str | None) -> str | None:
-    """The lower-cased host of a link, without a trailing dot."""
+    """The canonical host of a link (``canonical_host``), or ``None``."""
     if not url:
         return None
     try:
         host = urlsplit(url).hostname
     except ValueError:
         return None
-    return host.rstrip(".").lower() if host else None
+    return canonical_host(host) or None if host else None
 
 
 def normalize_host(value: str) -> str:
-    """Normalize a host given by a user (``Deeeet.COM.``, ``www.example.org``)."""
-    host = unicodedata.normalize("NFKC", value).strip().lower().rstrip(".")
-    return host
+    """Normalize a host given by a user (``Deeeet.COM.``, ``例え.jp``, ``www.example.org``)."""
+    return canonical_host(unicodedata.normalize("NFKC", value))
 
 
 def hash_text(value: str) -> str:
@@ -80,16 +120,63 @@ def hash_text(value: str) -> str:
 
 
 def item_key(link: str | None, guid: str | None, raw_hash: str, source_id: int) -> str:
-    """The identity of an entry: canonical link, else the source-scoped guid, else a content hash.
+    """The natural key of an entry: canonical link, else the source-scoped guid, else a content hash.
 
-    ``http`` and ``https`` links to the same page are one item: the key uses https.
+    Any feed that links to the same page (and the same significant fragment) gives the
+    same key; ``http`` and ``https`` links are one item: the key uses https. Whether an
+    entry really takes this key is decided against what is stored (``keys.assign_keys``).
     """
     canonical = canonical_link(link)
     if canonical:
-        return "https://" + canonical[len("http://") :] if canonical.startswith("http://") else canonical
+        return _https(canonical)
+    return scoped_key(link, guid, raw_hash, source_id)
+
+
+def scoped_key(link: str | None, guid: str | None, raw_hash: str, source_id: int) -> str:
+    """A key that only this source's entry can have: its guid, else its content hash."""
     if guid:
         return f"guid:{source_id}:{guid}"
     return f"hash:{source_id}:{raw_hash}"
+
+
+def legacy_key(link: str | None, guid: str | None, raw_hash: str, source_id: int) -> str:
+    """The key an earlier release gave this entry (fragment always dropped, host as spelled).
+
+    Used once per stored item, to recognise items a database made before the
+    fragment rule already holds.
+    """
+    try:
+        parts = urlsplit((link or "").strip())
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
+        return scoped_key(link, guid, raw_hash, source_id)
+    if parts.scheme.lower() not in DEFAULT_PORTS or not host:
+        return scoped_key(link, guid, raw_hash, source_id)
+    canonical = canonical_link(link, keep_fragment=False)
+    assert canonical is not None
+    old_host = f"[{host}]" if ":" in host else host
+    netloc = old_host if port in (None, DEFAULT_PORTS[parts.scheme.lower()]) else f"{old_host}:{port}"
+    rest = urlsplit(canonical)
+    return _https(urlunsplit((rest.scheme, netloc, rest.path, rest.query, "")))
+
+
+def entry_identity(guid: str | None, link: str | None, title: str, raw_hash: str) -> str:
+    """What tells one entry of a feed from another, as a feed reader sees it.
+
+    The entry's id (guid), else its link, else its title, else its content.
+    """
+    if guid:
+        return "id:" + guid
+    if link:
+        return "link:" + link
+    if title:
+        return "title:" + title
+    return "hash:" + raw_hash
+
+
+def _https(canonical: str) -> str:
+    return "https://" + canonical[len("http://") :] if canonical.startswith("http://") else canonical
 
 
 def fold_tag(value: str) -> str:

@@ -22,7 +22,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from .identity import canonical_link, display_tag, hash_text, item_key, link_host, normalize_tag
+from .identity import (
+    canonical_link,
+    display_tag,
+    entry_identity,
+    hash_text,
+    item_key,
+    legacy_key,
+    link_host,
+    normalize_tag,
+    scoped_key,
+)
 from .parse import ParsedEntry, ParsedFeed
 from .sanitize import clean_text
 
@@ -67,6 +77,13 @@ class Incoming:
     user: str | None = None
     comment: str | None = None
     rank: int = 0  # how much this source's text counts for this item (see the module docstring)
+    entry_hash: str = ""  # hash of identity.entry_identity: what tells this entry from the source's others
+    scoped_key: str = ""  # the key of its own this entry takes when another entry holds ``key``
+    legacy_key: str | None = None  # the key an earlier release gave it, when that differs from ``key``
+
+    @property
+    def legacy_key_hash(self) -> str:
+        return hash_text(self.legacy_key) if self.legacy_key else ""
 
     def enclosure_dicts(self) -> list[dict[str, Any]]:
         return [{"url": u, "type": t, "length": n} for u, t, n in self.enclosures]
@@ -99,13 +116,16 @@ class Existing:
 def prepare_entries(
     feed: ParsedFeed, source: SourceInfo, aliases: Mapping[str, str] | None = None
 ) -> list[Incoming]:
-    """Every entry of a parsed feed as ``Incoming``, one per identity (duplicates merged)."""
+    """Every entry of a parsed feed as ``Incoming``, one per entry identity (repeats merged).
+
+    Which item each one belongs to is decided against storage (``keys.assign_keys``).
+    """
     merged: dict[str, Incoming] = {}
-    home = link_host(feed.link)
+    home = canonical_link(feed.link, keep_fragment=False)
     for entry in feed.entries:
         incoming = to_incoming(entry, source, aliases, home=home)
-        previous = merged.get(incoming.key)
-        merged[incoming.key] = combine(previous, incoming) if previous else incoming
+        previous = merged.get(incoming.entry_hash)
+        merged[incoming.entry_hash] = combine(previous, incoming) if previous else incoming
     return list(merged.values())
 
 
@@ -114,10 +134,16 @@ def to_incoming(
 ) -> Incoming:
     """One entry, seen from its source (a user feed's description is the user's comment).
 
-    ``home`` is the host of the feed's own site, when the feed names it.
+    ``home`` is the canonical link of the feed's own site, when the feed names it. An
+    entry with a guid that links there (a podcast episode linking to the show) is
+    told apart by its guid, not by the page all its siblings share.
     """
-    key = item_key(entry.link, entry.guid, entry.raw_hash, source.id)
     link = canonical_link(entry.link)
+    scoped = scoped_key(entry.link, entry.guid, entry.raw_hash, source.id)
+    key = item_key(entry.link, entry.guid, entry.raw_hash, source.id)
+    if entry.guid and home and canonical_link(entry.link, keep_fragment=False) == home:
+        key = scoped
+    old_key = legacy_key(entry.link, entry.guid, entry.raw_hash, source.id)
     is_user = source.kind == "user"
     comment = clean_text(entry.summary, limit=MAX_COMMENT) if is_user else None
     return Incoming(
@@ -138,7 +164,10 @@ def to_incoming(
         tags=tag_pairs([*entry.tags, *source.tags], aliases),
         user=entry.author if is_user else None,
         comment=comment or None,
-        rank=text_rank(source, link_host(link), home),
+        rank=text_rank(source, link_host(link), link_host(home)),
+        entry_hash=hash_text(entry_identity(entry.guid, entry.link, entry.title, entry.raw_hash)),
+        scoped_key=scoped,
+        legacy_key=old_key if old_key != key else None,
     )
 
 

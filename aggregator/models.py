@@ -37,6 +37,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+SIGHTING_ENTRY_INDEX = "ix_sighting_source_entry"
+
 # 64-bit ids on PostgreSQL; SQLite needs plain INTEGER for its rowid alias.
 ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -133,12 +135,18 @@ class ItemTag(SQLModel, table=True):
 
 
 class Sighting(SQLModel, table=True):
-    """What one source said about one item: its tags, and a user's comment."""
+    """What one source said about one item: its tags, and a user's comment.
+
+    ``entry_hash`` names the source's entry (``identity.entry_identity``); one source's
+    distinct entries never share an item. It is NULL for sightings stored before it existed.
+    """
 
     __tablename__ = "sighting"
+    __table_args__ = (Index(SIGHTING_ENTRY_INDEX, "source_id", "entry_hash"),)
 
     item_id: int = Field(sa_column=Column(ID_TYPE, primary_key=True))
     source_id: int = Field(primary_key=True, index=True)
+    entry_hash: str | None = Field(default=None, sa_column=Column(String(64)))
     guid: str | None = Field(default=None, sa_column=Column(Text))
     tags: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     user: str | None = Field(default=None, sa_column=Column(Text))

@@ -345,13 +345,15 @@ def test_tracking_parameters_fragments_host_case_and_scheme_do_not_split_items(
         "HTTPS://Example.COM:443/post/1?id=7#top",
     ]
     distinct = "https://example.com/post/1?id=8&utm_source=x"
-    srv.route("/a.rss", rss2("a", [(variants[0], "記事"), (variants[1], "記事"), (distinct, "別")]))
+    srv.route("/a.rss", rss2("a", [(variants[0], "記事"), (distinct, "別")]))
+    srv.route("/e.rss", rss2("e", [(variants[1], "記事")]))
     srv.route("/b.rss", rss2("b", [(variants[2], "記事")]))
     srv.route("/c.rdf", hatena_rdf("c", [Entry(variants[3], "記事", ("x",), 5)]), content_type=RDF)
     srv.route("/d.rdf", hatena_rdf("d", [Entry(variants[4], "記事", ("y",), 9)]), content_type=RDF)
     config = make_config(
         [
             {"url": srv.url("/a.rss"), "kind": "feed"},
+            {"url": srv.url("/e.rss"), "kind": "feed"},
             {"url": srv.url("/b.rss"), "kind": "feed"},
             {"url": srv.url("/c.rdf"), "kind": "tag"},
             {"url": srv.url("/d.rdf"), "kind": "user"},
@@ -364,7 +366,7 @@ def test_tracking_parameters_fragments_host_case_and_scheme_do_not_split_items(
     assert len(stored) == 2
     same = next(i for i in stored if i.title == "記事")
     assert same.key == "https://example.com/post/1?id=7"
-    assert len(same.sources) == 4
+    assert len(same.sources) == 5
     assert set(same.tag_names) == {"x", "y"}
     assert same.bookmark_count == 9
     other = next(i for i in stored if i.title == "別")

@@ -150,20 +150,25 @@ def test_write_items_is_idempotent(engine: Engine, sources: dict[str, SourceInfo
         assert len(conn.execute(select(SIGHTING.c.item_id)).all()) == 4
 
 
-def test_duplicates_inside_one_feed_are_one_item(engine: Engine, sources: dict[str, SourceInfo]) -> None:
+def test_repeats_of_one_entry_inside_one_feed_are_one_item(
+    engine: Engine, sources: dict[str, SourceInfo]
+) -> None:
     src = sources[FEED_URL]
     counts = write(
         engine,
         src,
         [
-            entry("https://example.org/dup", "dup", at(1), tags=["x"], count=1),
-            entry("https://example.org/dup#again", "dup", at(1), tags=["y"], count=9),
-            entry("https://example.org/dup?utm_source=z", "dup", at(1), tags=["x"]),
+            entry("https://example.org/dup", "dup", at(1), tags=["x"], count=1, guid="g1"),
+            entry("https://example.org/dup-moved", "dup", at(1), tags=["y"], count=9, guid="g1"),
+            entry("https://example.org/nog", "no guid", at(1), tags=["x"]),
+            entry("https://example.org/nog", "no guid, again", at(1), tags=["z"]),
         ],
     )
-    assert counts.new == 1
-    [item] = query(engine)
-    assert set(item.tag_names) == {"x", "y"} and item.bookmark_count == 9
+    assert counts.new == 2
+    by_title = {item.title: item for item in query(engine)}
+    assert set(by_title) == {"dup", "no guid"}
+    assert set(by_title["dup"].tag_names) == {"x", "y"} and by_title["dup"].bookmark_count == 9
+    assert set(by_title["no guid"].tag_names) == {"x", "z"}
 
 
 def test_data_version_bumps_on_every_visible_change(engine: Engine, sources: dict[str, SourceInfo]) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from ..ingest import Existing, Incoming, SourceInfo, merge_item, union_tags
 from ..models import Item, ItemTag, Sighting, Tag, table_of
 from .common import bump_data_version, chunks, insert_for
+from .keys import place_entries
 
 ITEM = table_of(Item)
 SIGHTING = table_of(Sighting)
@@ -39,6 +40,7 @@ def write_items(
     """Insert new items, update changed ones, record the source's sightings and re-derive tags."""
     if not incoming:
         return WriteCounts()
+    incoming = place_entries(conn, source.id, incoming)
     existing = _load_existing(conn, [i.key_hash for i in incoming])
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
@@ -51,7 +53,7 @@ def write_items(
     ids.update({key: ex.id for key, ex in existing.items()})
     _update_changed(conn, changed_rows)
     touched = _write_sightings(conn, source, incoming, ids, now)
-    retagged = _rederive_tags(conn, touched | {r["id"] for r in changed_rows})
+    retagged = rederive_tags(conn, touched | {r["id"] for r in changed_rows})
     already = {r["id"] for r in changed_rows} | {ids[r["key_hash"]] for r in new_rows}
     bumped = (touched | retagged) - already
     if bumped:
@@ -111,6 +113,7 @@ def _write_sightings(
         ids[i.key_hash]: {
             "item_id": ids[i.key_hash],
             "source_id": source.id,
+            "entry_hash": i.entry_hash or None,
             "guid": i.guid,
             "tags": [list(pair) for pair in i.tags],
             "user": i.user,
@@ -145,14 +148,23 @@ def _write_sightings(
             index_elements=["item_id", "source_id"],
             set_={
                 c: stmt.excluded[c]
-                for c in ("guid", "tags", "user", "comment", "bookmark_count", "said_at", "last_seen")
+                for c in (
+                    "entry_hash",
+                    "guid",
+                    "tags",
+                    "user",
+                    "comment",
+                    "bookmark_count",
+                    "said_at",
+                    "last_seen",
+                )
             },
         )
         conn.execute(stmt, list(batch))
     return visible
 
 
-def _rederive_tags(conn: Connection, item_ids: set[int]) -> set[int]:
+def rederive_tags(conn: Connection, item_ids: set[int]) -> set[int]:
     """Make each item's tags the union of its sightings' tags; return the items whose tags changed.
 
     Link rows whose copy of ``published`` is stale are rewritten too, silently.

@@ -1,0 +1,86 @@
+"""Pure: which stored item each entry of one poll belongs to.
+
+An entry's *natural key* (``identity.item_key``) is what lets the same article,
+seen through several feeds, become one item. Within one source, though, two
+distinct entries (told apart by ``identity.entry_identity``: id, else link, else
+title, else content) must never share an item, even when their links are the
+same (a podcast whose episodes all link to the show, a link blog that points at
+one page twice). The rules, in order:
+
+1. An entry this source already sighted keeps its item, whatever its key is now:
+   re-polling, reordering or an edited link never move it.
+2. An item sighted by this source before entry identities were recorded (an older
+   database) is adopted by the first entry whose natural key, or else whose key
+   under the earlier rule, names it.
+3. Otherwise it takes its natural key, unless another entry of this source holds
+   that item (or took the key earlier in this poll).
+4. Otherwise the entry gets a key of its own, scoped to the source.
+
+Storage loads ``Known`` for one poll, this module decides, storage applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from .identity import hash_text
+from .ingest import Incoming
+
+LEGACY = ""  # the claim of a sighting stored before entry identities were recorded
+
+
+@dataclass(frozen=True)
+class Known:
+    """What storage holds that the decision needs, for one source and one poll."""
+
+    # entry_hash -> (key, key_hash) of the item this source's entry was sighted on
+    by_entry: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # key_hash of a stored item -> this source's claim on it: its entry_hash, or LEGACY;
+    # items this source never sighted are absent
+    claims: Mapping[str, str] = field(default_factory=dict)
+
+
+def assign_keys(incoming: Sequence[Incoming], known: Known) -> list[Incoming]:
+    """Each entry with the key of the item it belongs to (rules in the module docstring).
+
+    ``incoming`` holds one ``Incoming`` per entry identity (``prepare_entries``).
+    """
+    taken: set[str] = set()
+    assigned: list[Incoming] = []
+    for entry in incoming:
+        key, key_hash = _choose(entry, known, taken)
+        taken.add(key_hash)
+        assigned.append(entry if key_hash == entry.key_hash else replace(entry, key=key, key_hash=key_hash))
+    return assigned
+
+
+def _choose(entry: Incoming, known: Known, taken: set[str]) -> tuple[str, str]:
+    found = known.by_entry.get(entry.entry_hash)
+    if found is not None and found[1] not in taken:
+        return found
+    natural = None if entry.key_hash in taken else known.claims.get(entry.key_hash, "absent")
+    if natural in (LEGACY, entry.entry_hash):
+        return entry.key, entry.key_hash
+    legacy = entry.legacy_key_hash
+    if entry.legacy_key and legacy not in taken and known.claims.get(legacy) == LEGACY:
+        return entry.legacy_key, legacy
+    if natural == "absent":
+        return entry.key, entry.key_hash
+    return entry.scoped_key, hash_text(entry.scoped_key)
+
+
+def lookup_hashes(incoming: Sequence[Incoming]) -> tuple[list[str], list[str]]:
+    """The entry hashes and the item key hashes storage must look up for ``assign_keys``."""
+    entries = [i.entry_hash for i in incoming]
+    keys: list[str] = []
+    for i in incoming:
+        keys.append(i.key_hash)
+        if i.legacy_key:
+            keys.append(i.legacy_key_hash)
+    return entries, keys
+
+
+def claims_of(sightings: Mapping[str, str | None]) -> dict[str, str]:
+    """``Known.claims`` from this source's sightings: item key_hash -> entry_hash (None: legacy)."""
+    return {key_hash: entry_hash or LEGACY for key_hash, entry_hash in sightings.items()}

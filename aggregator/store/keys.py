@@ -1,0 +1,46 @@
+"""Load what ``keys.assign_keys`` needs to place one source's entries on stored items."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from ..ingest import Incoming
+from ..keys import Known, assign_keys, claims_of, lookup_hashes
+from ..models import Item, Sighting, table_of
+from .common import chunks
+
+ITEM = table_of(Item)
+SIGHTING = table_of(Sighting)
+
+
+def place_entries(conn: Connection, source_id: int, incoming: Sequence[Incoming]) -> list[Incoming]:
+    """``incoming`` with each entry's key set to the item it belongs to (load, then decide)."""
+    return assign_keys(incoming, load_known(conn, source_id, incoming))
+
+
+def load_known(conn: Connection, source_id: int, incoming: Sequence[Incoming]) -> Known:
+    """This source's sightings of the entries, and its claims on the items their keys name."""
+    entry_hashes, key_hashes = lookup_hashes(incoming)
+    by_entry: dict[str, tuple[str, str]] = {}
+    for part in chunks(sorted(set(entry_hashes))):
+        rows = conn.execute(
+            select(SIGHTING.c.entry_hash, ITEM.c.key, ITEM.c.key_hash)
+            .join(ITEM, ITEM.c.id == SIGHTING.c.item_id)
+            .where(SIGHTING.c.source_id == source_id, SIGHTING.c.entry_hash.in_(part))
+            .order_by(ITEM.c.id)
+        )
+        for entry_hash, key, key_hash in rows:
+            by_entry.setdefault(entry_hash, (key, key_hash))
+    sighted: dict[str, str | None] = {}
+    for part in chunks(sorted(set(key_hashes))):
+        claims = conn.execute(
+            select(ITEM.c.key_hash, SIGHTING.c.entry_hash)
+            .join(SIGHTING, SIGHTING.c.item_id == ITEM.c.id)
+            .where(SIGHTING.c.source_id == source_id, ITEM.c.key_hash.in_(part))
+        )
+        for key_hash, entry_hash in claims:
+            sighted[key_hash] = entry_hash
+    return Known(by_entry=by_entry, claims=claims_of(sighted))

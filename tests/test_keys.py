@@ -1,0 +1,82 @@
+"""The pure decision of which item each entry of a poll belongs to (no database)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from aggregator.identity import hash_text
+from aggregator.ingest import Incoming
+from aggregator.keys import LEGACY, Known, assign_keys
+
+PAGE = "https://d.example/day"
+
+
+def incoming(key: str, entry: str, *, legacy: str | None = None, source: int = 1) -> Incoming:
+    base = Incoming(
+        key=key,
+        key_hash=hash_text(key),
+        link=key,
+        guid=entry,
+        title=entry,
+        summary=None,
+        content=None,
+        author=None,
+        published=None,
+        updated=None,
+        site=None,
+        bookmark_count=None,
+        image=None,
+    )
+    return replace(
+        base, entry_hash=hash_text("id:" + entry), scoped_key=f"guid:{source}:{entry}", legacy_key=legacy
+    )
+
+
+def keys_of(entries: list[Incoming], known: Known | None = None) -> list[str]:
+    return [e.key for e in assign_keys(entries, known or Known())]
+
+
+def test_a_new_entry_takes_its_natural_key() -> None:
+    assert keys_of([incoming(PAGE, "e1")]) == [PAGE]
+
+
+def test_two_entries_of_one_poll_sharing_a_key_get_two_items() -> None:
+    assert keys_of([incoming(PAGE, "e1"), incoming(PAGE, "e2")]) == [PAGE, "guid:1:e2"]
+
+
+def test_an_item_another_source_holds_is_joined() -> None:
+    # this source never sighted it: the claim is absent
+    assert keys_of([incoming(PAGE, "e1")], Known(claims={})) == [PAGE]
+
+
+def test_an_item_another_entry_of_this_source_holds_is_not_taken() -> None:
+    known = Known(claims={hash_text(PAGE): hash_text("id:e1")})
+    assert keys_of([incoming(PAGE, "e2")], known) == ["guid:1:e2"]
+
+
+def test_an_entry_keeps_its_item_whatever_its_key_is_now() -> None:
+    known = Known(by_entry={hash_text("id:e2"): ("guid:1:e2", hash_text("guid:1:e2"))})
+    # e1 left the feed and e2 is now alone: it still does not move to the page's key
+    assert keys_of([incoming(PAGE, "e2")], known) == ["guid:1:e2"]
+
+
+def test_reordering_does_not_move_items() -> None:
+    known = Known(
+        by_entry={
+            hash_text("id:e1"): (PAGE, hash_text(PAGE)),
+            hash_text("id:e2"): ("guid:1:e2", hash_text("guid:1:e2")),
+        },
+        claims={hash_text(PAGE): hash_text("id:e1")},
+    )
+    assert keys_of([incoming(PAGE, "e2"), incoming(PAGE, "e1")], known) == ["guid:1:e2", PAGE]
+
+
+def test_a_sighting_from_before_entry_identities_is_adopted_once() -> None:
+    known = Known(claims={hash_text(PAGE): LEGACY})
+    entries = [incoming(PAGE + "#p1", "e1", legacy=PAGE), incoming(PAGE + "#p2", "e2", legacy=PAGE)]
+    assert keys_of(entries, known) == [PAGE, PAGE + "#p2"]
+
+
+def test_a_legacy_key_is_only_adopted_from_this_sources_legacy_sighting() -> None:
+    known = Known(claims={hash_text(PAGE): hash_text("id:other")})
+    assert keys_of([incoming(PAGE + "#p1", "e1", legacy=PAGE)], known) == [PAGE + "#p1"]
