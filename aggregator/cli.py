@@ -195,14 +195,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
         return 0
     if not rows:
         print("no sources yet: run `aggregator poll` (sources come from feeds.toml)")
-    for r in rows:
-        state = (
-            "disabled"
-            if not r["enabled"]
-            else "gone (410)"
-            if r["gone"]
-            else r["last_status"] or "never polled"
-        )
+    active = [r for r in rows if r["enabled"]]
+    removed = [r for r in rows if not r["enabled"]]
+    for r in active:
+        state = "gone (410)" if r["gone"] else r["last_status"] or "never polled"
         nxt = r["next_poll_at"].strftime("%Y-%m-%d %H:%M") if r["next_poll_at"] else "-"
         print(f"[{r['id']}] {r['title'] or r['feed_title'] or r['url']}  ({r['kind']})")
         print(f"     {r['url']}")
@@ -212,6 +208,13 @@ def cmd_sources(args: argparse.Namespace) -> int:
                 f"     last error [{r['error_category']}] {r['last_error']}"
                 f"  ({r['consecutive_errors']} in a row)"
             )
+        if r.get("last_warning"):
+            print(f"     warning: {r['last_warning']}")
+    if removed:
+        print(f"\n{len(removed)} removed from the configuration (never polled again; their items are kept):")
+    for r in removed:
+        print(f"[{r['id']}] {r['title'] or r['feed_title'] or r['url']}  ({r['kind']})  items {r['items']}")
+        print(f"     {r['url']}")
     return 0
 
 

@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import os
+import shlex
+import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .cli import OutcomePrinter
 from .config import Config, load_config
 from .db import make_engine
 from .errors import ConfigError
 from .poller import Poller
+from .store.slices import source_rows
+from .store.sources import move_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "feeds" / "samples"
@@ -63,6 +70,41 @@ def samples_on_port(config: Config, port: int) -> Config:
     return replace(config, sources=moved)
 
 
+def sample_moves(known: Iterable[str], config: Config) -> dict[str, str]:
+    """Known sample URLs on another loopback port -> the configured URL with the same path.
+
+    Samples served on a new ``--samples-port`` are the same sources moved, not new ones.
+    """
+    wanted = {}
+    for source in config.sources:
+        parts = urlsplit(source.url)
+        if parts.hostname == "127.0.0.1":
+            wanted[(parts.path, parts.query)] = source.url
+    moves: dict[str, str] = {}
+    for url in known:
+        parts = urlsplit(url)
+        target = wanted.get((parts.path, parts.query))
+        if parts.hostname == "127.0.0.1" and target and url != target and target not in moves.values():
+            moves[url] = target
+    return moves
+
+
+def next_commands(program: str, config_file: Path, db: str) -> list[str]:
+    """The README's next commands, pointed at the demo's config and database."""
+    config = config_file.resolve()
+    with contextlib.suppress(ValueError):
+        config = config.relative_to(Path.cwd())
+    prefix = [program, "--config", str(config), "--db", db]
+    tails = (["sources"], ["items", "--tag", "k8s", "--min-bookmarks", "50"], ["serve"])
+    return [shlex.join(prefix + tail) for tail in tails]
+
+
+def program_name() -> str:
+    """How this command was invoked (``.venv/bin/aggregator``), or plain ``aggregator``."""
+    invoked = sys.argv[0] if sys.argv else ""
+    return invoked if Path(invoked).name == "aggregator" else "aggregator"
+
+
 def run_demo(args: argparse.Namespace) -> int:
     config_file = Path(args.config) if args.config else DEMO_CONFIG
     config = samples_on_port(load_config(config_file), args.samples_port)
@@ -75,6 +117,8 @@ def run_demo(args: argparse.Namespace) -> int:
             "(choose another port with --samples-port)"
         ) from exc
     engine = make_engine(db)
+    with engine.begin() as conn:
+        move_sources(conn, sample_moves((r["url"] for r in source_rows(conn)), config))
     print(
         f"1. ingesting the bundled snapshots ({SAMPLES}) from http://127.0.0.1:{args.samples_port}/ into {db}"
     )
@@ -86,6 +130,11 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         samples.shutdown()
         samples.server_close()
+    commands = next_commands(program_name(), config_file, db)
+    print(f"\n   The demo keeps its data in {db} (the default database is untouched);")
+    print("   the README's commands read it when given the demo's configuration and database:")
+    for command in commands:
+        print(f"     {command}")
     if args.no_serve:
         return 0
     base = f"http://{args.host}:{args.port}"

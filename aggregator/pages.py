@@ -29,7 +29,7 @@ a{color:#0a58ca}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
 ul.items{list-style:none;padding:0}ul.items li{border-bottom:1px solid #e5e5e5;padding:.8rem 0}
 .title{font-weight:600;font-size:1.05rem}.meta,.who{color:#666;font-size:.85rem}
 .tag{display:inline-block;background:#eef3fb;border-radius:.3rem;padding:0 .4rem;margin:.1rem;font-size:.8rem}
-.count{color:#d63384;font-weight:600}.feeds a{margin-right:.6rem}.err{color:#b02a37}
+.count{color:#d63384;font-weight:600}.feeds a{margin-right:.6rem}.err{color:#b02a37}.warn{color:#8a5a00}
 table{border-collapse:collapse;font-size:.85rem}
 td,th{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left}
 """
@@ -78,6 +78,7 @@ def _feed_buttons(feed: FeedLinks) -> str:
 def render_index(
     outputs: Sequence[OutputConfig], tags: Sequence[TagCount], sources: Sequence[dict[str, Any]], total: int
 ) -> str:
+    sources = [s for s in sources if s.get("enabled", True)]  # not those removed from the configuration
     feeds = [FeedLinks("Everything", "/feeds/all")] + [
         FeedLinks(o.title, f"/feeds/{o.slug}") for o in outputs
     ]
@@ -109,6 +110,8 @@ def render_index(
         if s.get("last_error"):
             category = escape(str(s.get("error_category")))
             status += f' <span class="err">[{category}] {escape(str(s["last_error"]))}</span>'
+        if s.get("last_warning"):
+            status += f' <span class="warn">warning: {escape(str(s["last_warning"]))}</span>'
         nxt = s["next_poll_at"].strftime("%Y-%m-%d %H:%M") if s.get("next_poll_at") else "-"
         name = escape(str(s.get("title") or s.get("feed_title") or s["url"]))
         parts.append(

@@ -91,3 +91,22 @@ def test_a_refused_private_source_names_the_setting_that_allows_it(
         assert "allow_private_networks = true on this source" in line
         assert "[poller]" in line
     assert server.count() == 0
+
+
+def test_a_source_dropped_from_the_config_is_listed_as_removed_and_not_polled(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    path = tmp_path / "feeds.toml"
+    base = ["--config", str(path), "--db", f"sqlite:///{tmp_path / 'a.db'}"]
+    write_config(path, [server.url("/ok.rss"), server.url("/missing.rss")])
+    assert run_cli([*base, "poll"], cwd=tmp_path).returncode == 0
+    write_config(path, [server.url("/ok.rss")])
+
+    polled = run_cli([*base, "poll", "--force"], cwd=tmp_path)
+    listed = run_cli([*base, "sources"], cwd=tmp_path).stdout
+
+    assert "1 sources polled" in polled.stdout
+    assert server.count("/missing.rss") == 1
+    active, removed = listed.split("\n\n1 removed from the configuration")
+    assert server.url("/ok.rss") in active and server.url("/missing.rss") not in active
+    assert server.url("/missing.rss") in removed

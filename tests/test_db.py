@@ -46,4 +46,3 @@ def test_cli_without_psycopg_exits_1_with_the_pip_command(tmp_path: Path) -> Non
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("aggregator: storage error: PostgreSQL needs the psycopg driver")
     assert INSTALL in result.stderr
-

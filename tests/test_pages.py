@@ -17,6 +17,7 @@ from test_api import NOW, TestClient, client_for, poll, sample_config, serve_sam
 from aggregator.config import Config
 from aggregator.db import make_engine
 from aggregator.filters import parse_filter
+from aggregator.pages import render_index
 from aggregator.store.slices import select_slice, source_rows, tag_counts
 from aggregator.views import ItemView
 
@@ -370,3 +371,14 @@ def test_japanese_renders_as_utf8(pages: Pages, url: str) -> None:
     if url.startswith("/tag/"):
         assert text(root.find("body/h1")) == "Tagged “機械学習”"
         assert text(root.find("head/title")) == "Tagged “機械学習”"
+
+
+def test_index_leaves_out_sources_removed_from_the_configuration() -> None:
+    def row(ident: int, url: str, enabled: bool) -> dict[str, Any]:
+        return {"id": ident, "url": url, "title": url, "kind": "feed", "items": 3, "enabled": enabled}
+
+    rows = [row(1, "https://a.example/feed", True), row(2, "https://b.example/feed", False)]
+    root = parse(render_index([], [], rows, 6))
+    listed = [tr.find("td/a").get("href") for tr in root.iter("tr") if tr.find("td") is not None]
+    assert listed == ["https://a.example/feed"]
+    assert "6 items from 1 sources" in text(root.find("body"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -107,6 +107,22 @@ def is_changed(known: Any, src: SourceConfig) -> bool:
     )
 
 
+def move_sources(conn: Connection, moves: Mapping[str, str]) -> list[str]:
+    """Give known sources a new URL (old -> new) unless the new one is known too; return those moved.
+
+    The source keeps its id, items and history, so a moved feed is not a second source.
+    """
+    known = set(conn.execute(select(SOURCE.c.url)).scalars())
+    moved = []
+    for old, new in moves.items():
+        if old in known and new not in known:
+            conn.execute(update(SOURCE).where(SOURCE.c.url == old).values(url=new, next_poll_at=None))
+            known.discard(old)
+            known.add(new)
+            moved.append(old)
+    return moved
+
+
 def add_sources(conn: Connection, sources: Iterable[SourceConfig], origin: str, now: datetime) -> list[str]:
     """Add sources that are not known yet (OPML import); return the URLs added."""
     known = set(conn.execute(select(SOURCE.c.url)).scalars())
@@ -148,9 +164,11 @@ def next_due_time(conn: Connection, now: datetime) -> datetime | None:
 
 
 def record_poll(conn: Connection, source_id: int, **values: Any) -> None:
-    """Store a poll's outcome on the source (status, validators, error, schedule)."""
+    """Store a poll's outcome on the source (status, validators, error, warning, schedule)."""
     if values.get("last_error"):
         values["last_error"] = str(values["last_error"])[:MAX_ERROR]
+    if values.get("last_warning"):
+        values["last_warning"] = str(values["last_warning"])[:MAX_ERROR]
     conn.execute(update(SOURCE).where(SOURCE.c.id == source_id).values(**values))
 
 
