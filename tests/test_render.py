@@ -11,6 +11,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+import html5lib
 import pytest
 from feedcheck import assert_safe_html, assert_safe_url, parse_back, validate_atom
 from lxml import etree
@@ -218,7 +219,7 @@ def test_atom_is_valid_and_reads_back_exactly() -> None:
     assert first.enclosures == [
         {"href": "https://example.jp/talk.mp3", "type": "audio/mpeg", "length": "123456"}
     ]
-    assert first.agg_bookmarkcount == "128"
+    assert "agg_bookmarkcount" not in first  # extension data only with extensions=True
     assert result.feed.author == meta.title  # entries without an author of their own
     assert "author" not in result.entries[1]
 
@@ -243,7 +244,7 @@ def test_atom_structure_with_lxml() -> None:
     assert first.find(f"{{{ATOM}}}content").get("type") == "html"
     assert first.findtext(f"{{{ATOM}}}summary") == clean_html(ITEMS[0].summary)
     assert first.find(f"{{{ATOM}}}summary").get("type") == "html"
-    assert first.xpath("agg:bookmarkCount/text()", namespaces=NS) == ["128"]
+    assert not root.xpath("//agg:*", namespaces=NS)
     assert first.xpath("a:source/a:link[@rel='self']/@href", namespaces=NS) == [
         "https://bookmarks.example/t/kubernetes.rss"
     ]
@@ -255,7 +256,6 @@ def test_atom_structure_with_lxml() -> None:
         "length": "123456",
     }
     assert second.xpath("a:link[not(@rel) or @rel='alternate']/@href", namespaces=NS) == [ITEMS[1].link]
-    assert not second.xpath("agg:bookmarkCount[. != '7']", namespaces=NS)
     # No link: the summary becomes the content, as RFC 4287 requires one or the other.
     assert not third.xpath("a:link", namespaces=NS)
     assert third.findtext(f"{{{ATOM}}}content") == clean_html(ITEMS[2].summary)
@@ -274,7 +274,7 @@ def test_atom_validator_rejects_invalid_documents() -> None:
         "bad date": good.replace(b"<published>2026-01-10T07:30:00+00:00", b"<published>yesterday"),
         "entry without alternate link or content": link_only.replace(
             b'<link href="https://example.jp/only-link"', b'<link rel="related" href="https://x.example/"'
-        ),
+        ).replace(b'<content type="html">&lt;p&gt;A link to example.jp&lt;/p&gt;</content>', b""),
         "no author anywhere": good.replace(b"<author>", b"<contributor>").replace(
             b"</author>", b"</contributor>"
         ),
@@ -323,7 +323,7 @@ def test_rss_reads_back_exactly() -> None:
     assert first.enclosures == [
         {"href": "https://example.jp/talk.mp3", "type": "audio/mpeg", "length": "123456"}
     ]
-    assert first.agg_bookmarkcount == "128"
+    assert "agg_bookmarkcount" not in first  # extension data only with extensions=True
 
 
 def test_rss_structure_with_lxml() -> None:
@@ -382,7 +382,7 @@ JSON_ITEM_MEMBERS = frozenset(
 
 def test_json_feed_members_and_values() -> None:
     meta = meta_for("json")
-    data = render_json(meta, ITEMS)
+    data = render_json(meta, ITEMS, extensions=True)
     feed = json.loads(data.decode("utf-8"))
 
     assert feed["version"] == "https://jsonfeed.org/version/1.1"
@@ -594,9 +594,10 @@ def json_fields(data: bytes) -> Iterator[tuple[str, str]]:
 FIELD_READERS = {"atom": atom_fields, "rss": rss_fields, "json": json_fields}
 
 
+@pytest.mark.parametrize("extensions", [False, True], ids=["default", "ext"])
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_hostile_content_is_neutralized(fmt: str) -> None:
-    data = render_feed(fmt, meta_for(fmt), HOSTILE)
+def test_hostile_content_is_neutralized(fmt: str, extensions: bool) -> None:
+    data = render_feed(fmt, meta_for(fmt), HOSTILE, extensions=extensions)
     if fmt == "atom":
         validate_atom(data)
         parse_back(data)
@@ -631,8 +632,124 @@ def test_hostile_items_lose_unsafe_links_and_enclosures() -> None:
     assert enclosure.get("url") == "https://evil.example/ok.mp3"
     assert enclosure.get("type") == "application/octet-stream"
 
-    (hostile, control) = json.loads(render_json(meta_for("json"), HOSTILE))["items"]
+    (hostile, control) = json.loads(render_json(meta_for("json"), HOSTILE, extensions=True))["items"]
     assert "url" not in hostile and "image" not in hostile
     assert hostile["_aggregator"]["sources"][0]["url"] is None
     assert [a["url"] for a in hostile["attachments"]] == ["https://evil.example/ok.mp3"]
     assert control["summary"] == "abcd"
+
+
+# Extensions are opt-in; bookmark-only items still say something
+
+RSS_CONTENT = "http://purl.org/rss/1.0/modules/content/"
+STANDARD_NAMESPACES = {"atom": {ATOM, None}, "rss": {ATOM, NS["dc"], RSS_CONTENT, None}}  # None: no namespace
+
+
+def namespaces_used(data: bytes) -> set[str | None]:
+    root = parse_xml(data)
+    used: set[str | None] = set(root.nsmap.values())
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            used |= {etree.QName(element).namespace, *element.nsmap.values()}
+            used |= {etree.QName(name).namespace for name in element.attrib}
+    return used
+
+
+def json_keys(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from json_keys(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from json_keys(inner)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_default_output_has_no_foreign_namespace(fmt: str) -> None:
+    data = render_feed(fmt, meta_for(fmt), ITEMS)
+    assert AGG.encode() not in data
+    if fmt == "json":
+        assert not [key for key in json_keys(json.loads(data)) if key.startswith("_")]
+    else:
+        assert namespaces_used(data) <= STANDARD_NAMESPACES[fmt]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_extensions_carry_the_bookmark_counts(fmt: str) -> None:
+    data = render_feed(fmt, meta_for(fmt), ITEMS, extensions=True)
+    expected = [item.bookmark_count for item in ITEMS]
+    if fmt == "json":
+        items = json.loads(data)["items"]
+        assert [i["_aggregator"]["bookmark_count"] for i in items] == expected
+        return
+    assert AGG in namespaces_used(data)
+    entries = parse_back(data).entries
+    assert [e.get("agg_bookmarkcount") for e in entries] == [
+        str(count) if count is not None else None for count in expected
+    ]
+    if fmt == "atom":
+        validate_atom(data)
+
+
+def text_of(fragment: str) -> str:
+    """What a reader shows of an HTML fragment, paragraphs on their own lines."""
+    root = html5lib.parseFragment(fragment, treebuilder="etree", namespaceHTMLElements=False)
+    return "\n".join("".join(p.itertext()) for p in root.iter("p")) or "".join(root.itertext())
+
+
+def item_text(fmt: str, data: bytes) -> str:
+    """The text content of the only item, read back with feedparser (json: the JSON Feed member)."""
+    if fmt == "json":
+        (entry,) = json.loads(data)["items"]
+        assert "content_html" not in entry
+        return str(entry["content_text"])
+    if fmt == "atom":
+        validate_atom(data)
+    (entry,) = parse_back(data).entries
+    blocks = [c.value for c in entry.get("content", [])] or [entry.get("summary", "")]
+    return text_of(blocks[0])
+
+
+COMMENT = "range over int が地味に嬉しい <3 & so on"
+USER_FEED = "https://b.hatena.ne.jp/umiyosh/bookmark.rss"
+TAG_FEED = "https://b.hatena.ne.jp/q/golang?mode=rss"
+BOOKMARK_ONLY = {
+    "comment": (
+        {
+            "bookmark_count": 42,
+            "sources": (SourceRef(1, USER_FEED, "umiyosh のブックマーク", "user", "umiyosh", COMMENT),),
+        },
+        f"umiyosh: {COMMENT}",
+    ),
+    "two comments": (
+        {
+            "sources": (
+                SourceRef(1, USER_FEED, "umiyosh のブックマーク", "user", "umiyosh", COMMENT),
+                SourceRef(2, USER_FEED.replace("umiyosh", "deeeet"), "d", "user", "deeeet", "あとで読む"),
+            ),
+        },
+        f"umiyosh: {COMMENT}\ndeeeet: あとで読む",
+    ),
+    "count only": (
+        {"bookmark_count": 42, "sources": (SourceRef(3, TAG_FEED, "golang タグ", "tag"),)},
+        "42 users bookmarked this",
+    ),
+    "one bookmark": ({"bookmark_count": 1}, "1 user bookmarked this"),
+    "user without comment": (
+        {"bookmark_count": 0, "sources": (SourceRef(1, USER_FEED, "umiyosh", "user", "umiyosh", ""),)},
+        "Bookmarked by umiyosh",
+    ),
+    "nothing but the link": ({}, "A link to go.dev"),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("case", list(BOOKMARK_ONLY))
+def test_bookmark_only_item_has_text_content(fmt: str, case: str) -> None:
+    fields, expected = BOOKMARK_ONLY[case]
+    item = make_item("https://go.dev/blog/go1.22", title="Go 1.22 is released!", **fields)
+    assert item.summary is None and item.content is None
+    for extensions in (False, True):
+        data = render_feed(fmt, meta_for(fmt), [item], extensions=extensions)
+        assert item_text(fmt, data) == expected

@@ -1,6 +1,7 @@
 """The feed routes: ``/feeds/all``, ``/feeds/tag/{tag}``, ``/feeds/site/{host}``
 and ``/feeds/{slug}`` (named outputs), each in every format, and the feed
-response itself: the slice selected and rendered through the slice cache, with
+response itself: the slice selected and rendered through the slice cache
+(standard elements only, or with the aggregator's extensions on ``?ext=1``), with
 ETag, Last-Modified and 304, the self URL as the client sent it, and a feed id
 stable per URL. Which filter a route implies belongs to ``slices``; HEAD to
 ``head``.
@@ -25,7 +26,7 @@ from ..store.slices import select_slice
 from ..views import FeedMeta, ItemView
 from .deps import Settings, SettingsDep, read_connection
 from .schemas import ERRORS
-from .slices import Slice, output_slice, resolve, site_slice, tag_slice
+from .slices import Slice, output_slice, parse_switch, query_params, resolve, site_slice, tag_slice
 
 FEED_MAX_AGE = 300
 
@@ -60,8 +61,10 @@ def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Respons
 def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Response:
     if ext not in FORMATS:
         raise NotFoundError(f"unknown feed format {ext[:20]!r}: use .atom, .rss or .json")
-    flt, heading = resolve(s, request, sl)
-    key = f"{ext} {sl.base} {flt.canonical()}"
+    params = query_params(request)
+    extensions = parse_switch("ext", params.pop("ext", None))
+    flt, heading = resolve(s, request, sl, params)
+    key = f"{ext} {sl.base} {flt.canonical()} ext={int(extensions)}"
     title = f"{heading} — aggregator"
     meta_base = {
         "title": title,
@@ -76,7 +79,8 @@ def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Respons
             return title, select_slice(conn, flt)
 
     def render(items: Sequence[ItemView]) -> bytes:
-        return render_feed(ext, FeedMeta(updated=newest_update(items), **meta_base), items)
+        meta = FeedMeta(updated=newest_update(items), **meta_base)
+        return render_feed(ext, meta, items, extensions=extensions)
 
     with read_connection(s) as conn:
         version = read_data_version(conn)

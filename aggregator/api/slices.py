@@ -1,7 +1,8 @@
 """From a route to the slice it serves: ``Slice`` (the route's implied filter
 and the words that title it), the checks on a tag or host taken from the path,
-the slices of the tag, site and named-output routes, and ``resolve``, which
-merges the route's filter with the query's. Rendering and responses belong to
+the slices of the tag, site and named-output routes, ``resolve``, which
+merges the route's filter with the query's, and ``parse_switch`` for an on/off
+parameter such as a feed's ``ext``. Rendering and responses belong to
 the route modules.
 """
 
@@ -71,9 +72,29 @@ def query_params(request: Request) -> dict[str, list[str]]:
     return params
 
 
-def resolve(s: Settings, request: Request, sl: Slice) -> tuple[Filter, str]:
-    """The route's filter merged with the query's, and the title of the result."""
-    query = parse_filter(query_params(request), aliases=s.config.aliases, now=s.clock())
+def parse_switch(name: str, values: list[str] | None) -> bool:
+    """An on/off query parameter: absent or ``0`` is off, ``1`` is on.
+
+    Raises:
+        QueryError: any other value, or the parameter given twice.
+    """
+    if not values:
+        return False
+    if len(values) > 1 or values[0] not in ("0", "1"):
+        raise QueryError(name, "must be 0 or 1, given once")
+    return values[0] == "1"
+
+
+def resolve(
+    s: Settings, request: Request, sl: Slice, params: dict[str, list[str]] | None = None
+) -> tuple[Filter, str]:
+    """The route's filter merged with the query's, and the title of the result.
+
+    ``params`` are the query's filter parameters when the route took its own options
+    out of them first (a feed's ``ext``); by default, the whole query.
+    """
+    filters = query_params(request) if params is None else params
+    query = parse_filter(filters, aliases=s.config.aliases, now=s.clock())
     narrowed = query.with_limit(sl.route.limit).describe()
     title = sl.title if narrowed == Filter().describe() else f"{sl.title}, {narrowed}"
     return sl.route.merge(query), title

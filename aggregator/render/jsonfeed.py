@@ -1,0 +1,67 @@
+"""JSON Feed 1.1: items with content_html (or the plain-text note as content_text),
+summary, image, dates, authors, tags, attachments and, with extensions, the
+``_aggregator`` object (sources with users and comments, bookmark count, site)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..sanitize import clean_text, safe_url, strip_invalid_chars
+from ..views import FeedMeta, ItemView
+from .common import DEFAULT_MEDIA_TYPE, UNTITLED, prepare
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def _aggregator(item: ItemView) -> dict[str, Any]:
+    return {
+        "sources": [
+            {
+                "title": clean_text(s.title) or None,
+                "url": safe_url(s.url),
+                "kind": clean_text(s.kind) or None,
+                "user": clean_text(s.user) or None,
+                "comment": clean_text(s.comment) or None,
+            }
+            for s in item.sources
+        ],
+        "bookmark_count": item.bookmark_count,
+        "site": clean_text(item.site) or None,
+    }
+
+
+def _item(item: ItemView, extensions: bool) -> dict[str, Any]:
+    entry = prepare(item)
+    out: dict[str, Any] = {"id": entry.id, "url": entry.link, "title": entry.title}
+    summary = clean_text(item.summary)
+    if entry.content or entry.summary:
+        out["content_html"] = entry.content or entry.summary
+    else:
+        out["content_text"] = summary or entry.note or ""  # JSON Feed requires one or the other
+    out["summary"] = summary or None
+    out["image"] = safe_url(item.image)
+    out["date_published"] = entry.published.isoformat()
+    out["date_modified"] = entry.updated.isoformat()
+    out["authors"] = [{"name": entry.author}] if entry.author else None
+    out["tags"] = [label for _, label in entry.tags] or None
+    out["attachments"] = [
+        {"url": url, "mime_type": media_type or DEFAULT_MEDIA_TYPE}
+        | ({"size_in_bytes": length} if length is not None else {})
+        for url, media_type, length in entry.enclosures
+    ] or None
+    out["_aggregator"] = _aggregator(item) if extensions else None
+    return {key: value for key, value in out.items() if value is not None}
+
+
+def render_json(meta: FeedMeta, items: Sequence[ItemView], *, extensions: bool = False) -> bytes:
+    feed = {
+        "version": JSON_FEED_VERSION,
+        "title": clean_text(meta.title) or UNTITLED,
+        "home_page_url": strip_invalid_chars(meta.html_url or meta.self_url),
+        "feed_url": strip_invalid_chars(meta.self_url),
+        "description": clean_text(meta.subtitle) or clean_text(meta.title) or UNTITLED,
+        "items": [_item(item, extensions) for item in items],
+    }
+    return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8")
