@@ -236,7 +236,7 @@ def cmd_items(args: argparse.Namespace) -> int:
         return 0
     for item in items:
         count = f" [{item.bookmark_count} users]" if item.bookmark_count is not None else ""
-        print(f"{item.published:%Y-%m-%d}  {item.title}{count}")
+        print(f"{item.published.astimezone(config.server.zone):%Y-%m-%d}  {item.title}{count}")
         print(f"            {item.link or item.key}")
         if item.tags:
             print(f"            tags: {', '.join(item.tags)}")

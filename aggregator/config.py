@@ -1,4 +1,4 @@
-"""Settings and the ``feeds/feeds.toml`` model: sources, aliases, poller options, outputs.
+"""Settings and the ``feeds/feeds.toml`` model: sources, aliases, poller and server options, outputs.
 
 Loading validates everything up front and raises ``ConfigError`` naming the
 file, the entry and the key, so a bad file never reaches the database.
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError, QueryError
 from .filters import parse_filter
@@ -54,6 +55,16 @@ class PollerConfig:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    timezone: str | None = None  # the zone dates are shown in on the HTML pages; None: the local zone
+
+    @property
+    def zone(self) -> ZoneInfo | None:
+        """The display zone (validated when the config was loaded); None: the server's local zone."""
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     slug: str
     title: str
@@ -67,6 +78,7 @@ class Config:
     sources: tuple[SourceConfig, ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)  # folded alias -> folded canonical
     poller: PollerConfig = field(default_factory=PollerConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
     outputs: tuple[OutputConfig, ...] = ()
 
     def normalize(self, tag: str) -> str:
@@ -123,7 +135,7 @@ def load_config(path: Path) -> Config:
 def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     """Validate an already-decoded TOML document."""
     where = str(path) if path else "<config>"
-    _check_keys(raw, {"sources", "aliases", "poller", "outputs"}, where)
+    _check_keys(raw, {"sources", "aliases", "poller", "server", "outputs"}, where)
     aliases_raw = raw.get("aliases", {})
     if not isinstance(aliases_raw, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in aliases_raw.items()
@@ -133,7 +145,8 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     poller = _parse_poller(raw.get("poller", {}), where)
     sources = _parse_sources(raw.get("sources", []), where)
     outputs = _parse_outputs(raw.get("outputs", []), where)
-    return Config(path=path, sources=sources, aliases=aliases, poller=poller, outputs=outputs)
+    server = _parse_server(raw.get("server", {}), where)
+    return Config(path=path, sources=sources, aliases=aliases, poller=poller, server=server, outputs=outputs)
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -166,6 +179,23 @@ def _parse_poller(table: object, where: str) -> PollerConfig:
         else:
             raise ConfigError(f"{ctx}: expected a positive number, got {value!r}")
     return PollerConfig(**{**defaults.__dict__, **values})
+
+
+def _parse_server(table: object, where: str) -> ServerConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [server] must be a table")
+    _check_keys(table, {"timezone"}, f"{where}: [server]")
+    timezone = table.get("timezone")
+    if timezone is None:
+        return ServerConfig()
+    ctx = f"{where}: [server] key 'timezone'"
+    if not isinstance(timezone, str) or not timezone.strip():
+        raise ConfigError(f'{ctx}: expected a time zone name such as "Asia/Tokyo", got {timezone!r}')
+    try:
+        ZoneInfo(timezone.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f'{ctx}: unknown time zone {timezone!r} (e.g. "Asia/Tokyo", "UTC")') from exc
+    return ServerConfig(timezone.strip())
 
 
 def _parse_sources(entries: object, where: str) -> tuple[SourceConfig, ...]:

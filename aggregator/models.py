@@ -58,6 +58,7 @@ class Source(SQLModel, table=True):
     title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     feed_title: str | None = Field(default=None, sa_column=Column(Text))
     feed_link: str | None = Field(default=None, sa_column=Column(Text))
+    feed_language: str | None = Field(default=None, max_length=35)  # the feed's language tag
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     interval_seconds: int | None = None
     allow_private: bool | None = None

@@ -1,13 +1,16 @@
 """Pure: the HTML pages (index, tag and site listings). Every value is escaped here.
 
 Pages carry no script; the server sends them with a strict Content-Security-Policy.
-Item summaries are shown as plain-text excerpts, never as markup.
+Item summaries are shown as plain-text excerpts, never as markup. Dates are shown in the
+display zone passed in (None: the server's local zone); ``lang`` comes from the feeds'
+declared languages, and is left out when they do not agree or declared none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -54,17 +57,30 @@ def tag_path(name: str) -> str:
     return quote(name, safe="")
 
 
-def _head(title: str, feeds: Sequence[FeedLinks]) -> str:
+def common_language(languages: Iterable[str | None]) -> str | None:
+    """The one language every item or source declared, or None (none declared, or several)."""
+    found = {lang.casefold() if lang else None for lang in languages}
+    if len(found) != 1 or None in found:
+        return None
+    (only,) = found
+    return only
+
+
+def _head(title: str, feeds: Sequence[FeedLinks], lang: str | None = None) -> str:
     links = "".join(
         f'<link rel="alternate" type="{t}" title="{escape(f.title)} ({label})" href="{escape(u)}">'
         for f in feeds
         for label, t, u in f.urls()
     )
     return (
-        '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
+        f"<!doctype html><html{_lang_attribute(lang)}><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/style.css">{links}</head><body>'
     )
+
+
+def _lang_attribute(lang: str | None) -> str:
+    return f' lang="{escape(lang)}"' if lang else ""
 
 
 def _feed_buttons(feed: FeedLinks) -> str:
@@ -76,14 +92,18 @@ def _feed_buttons(feed: FeedLinks) -> str:
 
 
 def render_index(
-    outputs: Sequence[OutputConfig], tags: Sequence[TagCount], sources: Sequence[dict[str, Any]], total: int
+    outputs: Sequence[OutputConfig],
+    tags: Sequence[TagCount],
+    sources: Sequence[dict[str, Any]],
+    total: int,
+    zone: tzinfo | None = None,
 ) -> str:
     sources = [s for s in sources if s.get("enabled", True)]  # not those removed from the configuration
     feeds = [FeedLinks("Everything", "/feeds/all")] + [
         FeedLinks(o.title, f"/feeds/{o.slug}") for o in outputs
     ]
     parts = [
-        _head("aggregator", feeds),
+        _head("aggregator", feeds, common_language(s.get("feed_language") for s in sources)),
         "<h1>aggregator</h1>",
         f"<p>{total} items from {len(sources)} sources. Every feed below accepts the filters "
         + ", ".join(f"<code>{p}</code>" for p in PARAMS)
@@ -112,7 +132,7 @@ def render_index(
             status += f' <span class="err">[{category}] {escape(str(s["last_error"]))}</span>'
         if s.get("last_warning"):
             status += f' <span class="warn">warning: {escape(str(s["last_warning"]))}</span>'
-        nxt = s["next_poll_at"].strftime("%Y-%m-%d %H:%M") if s.get("next_poll_at") else "-"
+        nxt = s["next_poll_at"].astimezone(zone).strftime("%Y-%m-%d %H:%M") if s.get("next_poll_at") else "-"
         name = escape(str(s.get("title") or s.get("feed_title") or s["url"]))
         parts.append(
             f'<tr><td><a href="{escape(s["url"])}">{name}</a> '
@@ -123,10 +143,13 @@ def render_index(
     return "".join(parts)
 
 
-def render_listing(heading: str, feed: FeedLinks, items: Sequence[ItemView]) -> str:
+def render_listing(
+    heading: str, feed: FeedLinks, items: Sequence[ItemView], zone: tzinfo | None = None
+) -> str:
     """A listing like a bookmark service's page: title, excerpt, tags, count, date, who bookmarked."""
+    lang = common_language(item.language for item in items)
     parts = [
-        _head(heading, [feed]),
+        _head(heading, [feed], lang),
         '<p><a href="/">← all feeds</a></p>',
         f"<h1>{escape(heading)}</h1>",
         _feed_buttons(feed),
@@ -134,12 +157,12 @@ def render_listing(heading: str, feed: FeedLinks, items: Sequence[ItemView]) -> 
         '<ul class="items">',
     ]
     for item in items:
-        parts.append(_item_html(item))
+        parts.append(_item_html(item, zone, "" if lang else _lang_attribute(item.language)))
     parts.append("</ul></body></html>")
     return "".join(parts)
 
 
-def _item_html(item: ItemView) -> str:
+def _item_html(item: ItemView, zone: tzinfo | None, lang: str) -> str:
     link = safe_url(item.link)
     title = escape(item.title or item.link or "(untitled)")
     head = (
@@ -157,14 +180,14 @@ def _item_html(item: ItemView) -> str:
     )
     site = f' · <a href="/site/{escape(item.site)}">{escape(item.site)}</a>' if item.site else ""
     who = "".join(
-        f'<div class="who">{escape(ref.user)} {ref.seen:%Y/%m/%d}'
+        f'<div class="who">{escape(ref.user)} {ref.seen.astimezone(zone):%Y/%m/%d}'
         + (f": {escape(ref.comment)}" if ref.comment else "")
         + "</div>"
         for ref in item.sources
         if ref.user and ref.seen
     )
     return (
-        f'<li>{head}{count}<div class="meta">{item.published:%Y/%m/%d}{site}</div>'
+        f'<li{lang}>{head}{count}<div class="meta">{item.published.astimezone(zone):%Y/%m/%d}{site}</div>'
         + (f"<p>{escape(text)}</p>" if text else "")
         + f"<div>{tags}</div>{who}</li>"
     )

@@ -52,6 +52,7 @@ class ItemView:
     sources: tuple[SourceRef, ...] = ()
     enclosures: tuple[Enclosure, ...] = field(default=())
     version: int = 0  # bumped whenever the item or its tags change
+    language: str | None = None  # the language tag of the feed whose text is shown, if it declared one
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,28 @@ def test_parse_duration(value: object, seconds: int) -> None:
 def test_parse_duration_rejects(value: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(value)
+
+
+@pytest.mark.parametrize(("value", "zone"), [("Asia/Tokyo", "Asia/Tokyo"), (" UTC ", "UTC")])
+def test_server_timezone(tmp_path: Path, value: str, zone: str) -> None:
+    config = load_config(write(tmp_path, f'[server]\ntimezone = "{value}"\n'))
+    assert config.server.timezone == zone
+    assert config.server.zone is not None and config.server.zone.key == zone
+
+
+def test_server_timezone_defaults_to_the_local_zone(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).server.zone is None
+
+
+@pytest.mark.parametrize("value", ['"Asia/Tokio"', '"../etc/passwd"', '""', "9"])
+def test_bad_server_timezone_names_the_key(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"[server]\ntimezone = {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}: [server] key 'timezone'" in str(caught.value)
+    assert "Asia/Tokyo" in str(caught.value)
+
+
+def test_unknown_server_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[server\]: unknown key 'tz'"):
+        load_config(write(tmp_path, '[server]\ntz = "UTC"\n'))

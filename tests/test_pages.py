@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 import html5lib
+import httpx
 import pytest
 from feedcheck import assert_safe_html, parse_back
-from feedserver import FeedServer
+from feedserver import FeedServer, Response
+from procs import cli_command, cli_env, free_port
 from sqlalchemy.engine import Engine
 from test_api import NOW, TestClient, client_for, poll, sample_config, serve_samples
 
-from aggregator.config import Config
+from aggregator.api import create_app
+from aggregator.config import Config, load_config
 from aggregator.db import make_engine
 from aggregator.filters import parse_filter
-from aggregator.pages import render_index
+from aggregator.pages import FeedLinks, render_index, render_listing
+from aggregator.poller import Poller
 from aggregator.store.slices import select_slice, source_rows, tag_counts
 from aggregator.views import ItemView
 
@@ -124,7 +134,7 @@ def test_index_lists_sources_with_health(pages: Pages) -> None:
         assert text(cells[0]).startswith(row["title"])
         assert text(cells[1]) == row["kind"]
         assert text(cells[2]) == str(row["items"])
-        assert text(cells[4]) == row["next_poll_at"].strftime("%Y-%m-%d %H:%M")
+        assert text(cells[4]) == row["next_poll_at"].astimezone().strftime("%Y-%m-%d %H:%M")
         own_feed = [a.get("href") for a in cells[0].iter("a")][1]
         assert own_feed == f"/feeds/all.atom?source={row['id']}"
         if url.endswith("/broken.xml"):
@@ -357,7 +367,8 @@ def test_japanese_renders_as_utf8(pages: Pages, url: str) -> None:
     response = pages.get(url)
     body = response.content.decode("utf-8")
     root = parse(body)
-    assert root.get("lang") == "ja"
+    # lang only as the feeds declare it: the blog and the JSON Feed say ja, the Hatena feeds nothing
+    assert {root.get("lang"), *(li.get("lang") for li in root.iter("li"))} <= {None, "ja"}
     assert [m.get("charset") for m in root.find("head").iter("meta") if m.get("charset")] == ["utf-8"]
     assert body.encode("utf-8") == response.content
     for mojibake in ("\ufffd", "Ã", "ã\x81"):
@@ -382,3 +393,145 @@ def test_index_leaves_out_sources_removed_from_the_configuration() -> None:
     listed = [tr.find("td/a").get("href") for tr in root.iter("tr") if tr.find("td") is not None]
     assert listed == ["https://a.example/feed"]
     assert "6 items from 1 sources" in text(root.find("body"))
+
+
+# -- display time zone and language ---------------------------------------------------------------
+
+TOKYO_MIDNIGHT = datetime(2019, 5, 20, 0, 0, tzinfo=ZoneInfo("Asia/Tokyo"))  # 2019-05-19 15:00 UTC
+
+
+def view(ident: int, language: str | None, published: datetime = TOKYO_MIDNIGHT) -> ItemView:
+    when = published.astimezone(UTC)
+    return ItemView(
+        id=ident,
+        key=f"https://example.jp/{ident}",
+        link=f"https://example.jp/{ident}",
+        title=f"post {ident}",
+        summary=None,
+        content=None,
+        author=None,
+        published=when,
+        updated=when,
+        first_seen=when,
+        site="example.jp",
+        bookmark_count=None,
+        image=None,
+        language=language,
+    )
+
+
+def zoned_listing(items: list[ItemView], zone: ZoneInfo | None = None) -> Any:
+    return parse(render_listing("h", FeedLinks("h", "/feeds/all"), items, zone))
+
+
+def item_dates(root: Any) -> list[str]:
+    return [text(m).split(" ")[0] for m in by_class(root, "div", "meta")]
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown"),
+    [("Asia/Tokyo", "2019/05/20"), ("UTC", "2019/05/19"), ("America/New_York", "2019/05/19")],
+)
+def test_listing_dates_are_in_the_display_zone(zone: str, shown: str) -> None:
+    assert item_dates(zoned_listing([view(1, None)], ZoneInfo(zone))) == [shown]
+
+
+@pytest.mark.parametrize(
+    ("languages", "page", "per_item"),
+    [
+        (["ja", "ja"], "ja", [None, None]),
+        (["ja", "en-US"], None, ["ja", "en-US"]),
+        (["ja", None], None, ["ja", None]),
+        ([None, None], None, [None, None]),
+    ],
+)
+def test_listing_lang_comes_from_the_feeds(
+    languages: list[str | None], page: str | None, per_item: list[str | None]
+) -> None:
+    root = zoned_listing([view(n, lang) for n, lang in enumerate(languages)])
+    assert root.get("lang") == page
+    assert [li.get("lang") for li in root.iter("li")] == per_item
+
+
+def test_index_lang_and_next_poll_follow_the_sources_and_the_zone() -> None:
+    row = {"id": 1, "url": "https://example.jp/feed", "title": "jp", "kind": "feed", "items": 1}
+    row |= {"next_poll_at": datetime(2019, 5, 19, 15, 30, tzinfo=UTC), "feed_language": "ja"}
+    root = parse(render_index([], [], [row], 1, ZoneInfo("Asia/Tokyo")))
+    assert root.get("lang") == "ja"
+    (tr,) = [tr for tr in root.iter("tr") if tr.find("td") is not None]
+    assert text(tr.findall("td")[4]) == "2019-05-20 00:30"
+    other = {**row, "id": 2, "url": "https://example.org/feed", "feed_language": "en"}
+    assert parse(render_index([], [], [row, other], 1)).get("lang") is None
+
+
+JP_RSS = (
+    '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>日本のブログ</title>'
+    "<link>https://example.jp/</link><description>d</description><language>ja</language>"
+    "<item><title>令和の初日から</title><link>https://example.jp/reiwa</link>"
+    "<pubDate>Mon, 20 May 2019 00:00:00 +0900</pubDate></item></channel></rss>"
+).encode()
+
+
+@pytest.fixture(scope="module")
+def jp_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A real SQLite file holding one Japanese feed polled by the real poller, and a config for it."""
+    directory = tmp_path_factory.mktemp("jp")
+    url = f"sqlite:///{directory / 'jp.db'}"
+    with FeedServer() as srv:
+        srv.reply("/jp.rss", Response(body=JP_RSS, headers={"Content-Type": "application/rss+xml"}))
+        path = directory / "feeds.toml"
+        path.write_text(
+            f'[poller]\nallow_private_networks = true\n[[sources]]\nurl = "{srv.url("/jp.rss")}"\n',
+            encoding="utf-8",
+        )
+        engine = make_engine(url)
+        asyncio.run(Poller(engine, load_config(path)).run_once(force=True))
+        engine.dispose()
+    yield url, path
+
+
+def test_served_page_uses_the_configured_zone_and_the_feed_language(jp_db: tuple[str, Path]) -> None:
+    url, path = jp_db
+    path.write_text(path.read_text(encoding="utf-8") + '[server]\ntimezone = "Asia/Tokyo"\n', "utf-8")
+    engine = make_engine(url)
+    try:
+        with TestClient(create_app(engine, load_config(path))) as client:
+            root = parse(client.get("/site/example.jp").text)
+    finally:
+        engine.dispose()
+    assert root.get("lang") == "ja"
+    assert item_dates(root) == ["2019/05/20"]
+
+
+@pytest.mark.parametrize(("tz", "shown"), [("Asia/Tokyo", "2019/05/20"), ("UTC", "2019/05/19")])
+def test_serve_shows_dates_in_the_servers_tz_by_default(
+    jp_db: tuple[str, Path], tmp_path: Path, tz: str, shown: str
+) -> None:
+    url, _ = jp_db
+    config = tmp_path / "feeds.toml"
+    config.write_text("", encoding="utf-8")
+    port = free_port()
+    env = {**cli_env(), "TZ": tz}
+    server = subprocess.Popen(
+        [*cli_command("--config", str(config), "--db", url, "serve", "--port", str(port))],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page = get_when_up(f"http://127.0.0.1:{port}/site/example.jp", server)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert item_dates(parse(page)) == [shown]
+
+
+def get_when_up(url: str, server: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(url, timeout=2).text
+        except httpx.TransportError:
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)

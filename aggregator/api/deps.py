@@ -28,6 +28,7 @@ class Settings:
         self.clock = clock
         self.cache = SliceCache()
         self.outputs = {o.slug: o for o in config.outputs}
+        self.zone = config.server.zone  # dates on the HTML pages; None: the local zone
 
 
 def get_settings(request: Request) -> Settings:

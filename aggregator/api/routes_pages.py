@@ -20,7 +20,9 @@ router = APIRouter()
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def index(s: SettingsDep) -> Response:
     with read_connection(s) as conn:
-        html = pages.render_index(s.config.outputs, tag_counts(conn), source_rows(conn), item_count(conn))
+        html = pages.render_index(
+            s.config.outputs, tag_counts(conn), source_rows(conn), item_count(conn), s.zone
+        )
     return html_response(html)
 
 
@@ -57,4 +59,4 @@ def _listing(s: Settings, request: Request, sl: Slice) -> Response:
     with read_connection(s) as conn:
         items = select_slice(conn, flt)
     feeds = pages.FeedLinks(sl.title, sl.base, request.url.query)
-    return html_response(pages.render_listing(heading, feeds, items))
+    return html_response(pages.render_listing(heading, feeds, items, s.zone))

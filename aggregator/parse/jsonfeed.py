@@ -28,6 +28,7 @@ from .entries import (
     describe_error,
     resolve_url,
 )
+from .language import clean_language
 from .model import ParsedEntry, ParsedFeed
 
 JSONFEED_VERSION_PREFIX = "https://jsonfeed.org/version/"
@@ -92,6 +93,7 @@ def parse_json(body: bytes, url: str, now: datetime, max_entries: int) -> Parsed
         total_entries=total,
         warnings=warnings.result(),
         encoding=encoding,
+        language=clean_language(document.get("language")),
     )
 
 

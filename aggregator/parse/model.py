@@ -48,3 +48,4 @@ class ParsedFeed:
     total_entries: int  # entries in the document before truncation
     warnings: tuple[str, ...]  # problems recovered from
     encoding: str | None  # the codec the document was decoded with
+    language: str | None = None  # the feed's language tag (RSS language, xml:lang, JSON Feed), e.g. "ja"

@@ -24,6 +24,7 @@ from ..errors import ParseError
 from .encoding import decode_document
 from .entities import check_entities, find_doctype, skip_misc, strip_invalid_char_refs
 from .entries import MAX_TITLE, Warnings, clean_text_or_none, describe_error, resolve_url
+from .language import clean_language
 from .model import ParsedFeed
 from .xmlentry import detail_text, entry_from_feedparser, get_field
 
@@ -151,6 +152,7 @@ def parse_xml(
         total_entries=total,
         warnings=warnings.result(),
         encoding=decoded.encoding,
+        language=clean_language(get_field(feed, "language")),
     )
 
 

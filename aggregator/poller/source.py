@@ -120,6 +120,7 @@ class SourcePoller:
                     body_hash=body_hash,
                     feed_title=feed.title,
                     feed_link=feed.link,
+                    feed_language=feed.language,
                     next_poll_at=next_poll,
                     **validators,
                     **base,

@@ -170,6 +170,13 @@ def _views(conn: Connection, rows: list[Any]) -> list[ItemView]:
                 seen=row["said_at"] or row["first_seen"],
             )
         )
+    owners = {r["owner_source_id"] for r in rows if r["owner_source_id"] is not None}
+    languages: dict[int, str | None] = {
+        source_id: language
+        for source_id, language in conn.execute(
+            select(SOURCE.c.id, SOURCE.c.feed_language).where(SOURCE.c.id.in_(owners))
+        )
+    }
     return [
         ItemView(
             id=r["id"],
@@ -194,6 +201,7 @@ def _views(conn: Connection, rows: list[Any]) -> list[ItemView]:
                 if e.get("url")
             ),
             version=r["version"],
+            language=languages.get(r["owner_source_id"]),
         )
         for r in rows
     ]
