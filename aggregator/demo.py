@@ -89,12 +89,17 @@ def sample_moves(known: Iterable[str], config: Config) -> dict[str, str]:
     return moves
 
 
+def relative_to_cwd(path: Path) -> Path:
+    """``path`` relative to the working directory when it is under it, else absolute."""
+    path = path.resolve()
+    with contextlib.suppress(ValueError):
+        return path.relative_to(Path.cwd())
+    return path
+
+
 def next_commands(program: str, config_file: Path, db: str) -> list[str]:
     """The README's next commands, pointed at the demo's config and database."""
-    config = config_file.resolve()
-    with contextlib.suppress(ValueError):
-        config = config.relative_to(Path.cwd())
-    prefix = [program, "--config", str(config), "--db", db]
+    prefix = [program, "--config", str(relative_to_cwd(config_file)), "--db", db]
     tails = (["sources"], ["items", "--tag", "k8s", "--min-bookmarks", "50"], ["serve"])
     return [shlex.join(prefix + tail) for tail in tails]
 
@@ -102,7 +107,9 @@ def next_commands(program: str, config_file: Path, db: str) -> list[str]:
 def program_name() -> str:
     """How this command was invoked (``.venv/bin/aggregator``), or plain ``aggregator``."""
     invoked = sys.argv[0] if sys.argv else ""
-    return invoked if Path(invoked).name == "aggregator" else "aggregator"
+    if Path(invoked).name != "aggregator":
+        return "aggregator"
+    return str(relative_to_cwd(Path(invoked).absolute()))
 
 
 def run_demo(args: argparse.Namespace) -> int:
