@@ -73,6 +73,7 @@ class Source(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     error_category: str | None = Field(default=None, max_length=16)
     last_error_at: datetime | None = _when()
+    last_warning: str | None = Field(default=None, sa_column=Column(Text))  # what the last parse lost
     consecutive_errors: int = 0
     last_polled_at: datetime | None = _when()
     last_success_at: datetime | None = _when()

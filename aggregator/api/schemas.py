@@ -65,6 +65,7 @@ class SourceOut(BaseModel):
     last_error: str | None
     error_category: str | None
     last_error_at: datetime | None
+    last_warning: str | None = None  # the last parse recovered from damage: what, and entries kept
     consecutive_errors: int
     last_polled_at: datetime | None
     last_success_at: datetime | None

@@ -4,8 +4,10 @@ Pure: no I/O. ``parse_feed`` sniffs the format and dispatches. RSS and Atom go
 through feedparser, always as an in-memory stream (``xmlfeed``). Before
 feedparser sees a document we decode it ourselves, so Shift_JIS really means
 CP932, EUC-JP falls back to its JIS X 0213 superset and UTF-16 without a BOM
-is recognised (``encoding``), and refuse entity-expansion bombs
-(``entities``). JSON Feed 1.0 / 1.1 is read with the standard ``json`` module
+is recognised (``encoding``), and expand internal entities ourselves within
+a budget, refusing nested declarations (``entities``). A document that parses
+only partly keeps what survived, and says what it lost in ``ParsedFeed.damage``
+(``recovery``). JSON Feed 1.0 / 1.1 is read with the standard ``json`` module
 (``jsonfeed``). Both formats end in ``entries.build_entry``, so every string
 that leaves this package went through ``aggregator.sanitize``: text through
 ``clean_text``, HTML through ``clean_html``, URLs through ``safe_url``.
@@ -31,7 +33,7 @@ from .entries import (
     MAX_WARNINGS,
 )
 from .jsonfeed import JSONFEED_VERSION_PREFIX, parse_json
-from .model import ParsedEnclosure, ParsedEntry, ParsedFeed
+from .model import Damage, ParsedEnclosure, ParsedEntry, ParsedFeed
 from .sniff import sniff_format
 from .xmlfeed import HATENA_NS, MAX_TTL_MINUTES, parse_xml
 
@@ -50,6 +52,7 @@ __all__ = [
     "MAX_TITLE",
     "MAX_TTL_MINUTES",
     "MAX_WARNINGS",
+    "Damage",
     "ParsedEnclosure",
     "ParsedEntry",
     "ParsedFeed",
@@ -76,8 +79,9 @@ def parse_feed(
 
     Raises ``ParseError`` with category ``not_a_feed`` for an empty body, an
     HTML page, XML that is no feed, or JSON that is no JSON Feed; and with
-    category ``parse`` for a feed that cannot be read (or an entity bomb).
-    A well-formed feed with no entries is returned with no entries.
+    category ``parse`` for a feed that cannot be read (or nested entity
+    declarations). A well-formed feed with no entries is returned with no
+    entries; a damaged one with what survived and ``damage`` saying what was lost.
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)

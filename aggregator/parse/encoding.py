@@ -52,6 +52,7 @@ _CODEC_CHAINS: dict[str, tuple[str, ...]] = {
 }
 _XML_DECL_ENCODING = re.compile(rb"<\?xml\s[^>]*?encoding\s*=\s*[\"']\s*([A-Za-z0-9._:-]{1,40})\s*[\"']")
 _LABEL = re.compile(r"[A-Za-z0-9._:-]{1,40}")
+_REPLACED = " bytes replaced"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class Decoded:
     text: str
     encoding: str
     warnings: tuple[str, ...]
+
+
+def is_lossy_decoding(warning: str) -> bool:
+    """A decoding warning that means bytes were replaced by U+FFFD: the text is altered."""
+    return warning.endswith(_REPLACED)
 
 
 def charset_param(content_type: str | None) -> str | None:
@@ -128,7 +134,7 @@ def _decode_or_replace(data: bytes, codec: str, warnings: list[str]) -> str:
     try:
         return data.decode(codec)
     except UnicodeDecodeError:
-        warnings.append(f"invalid {codec} bytes replaced")
+        warnings.append(f"invalid {codec}{_REPLACED}")
         return data.decode(codec, errors="replace")
 
 
@@ -155,10 +161,10 @@ def _declared_chains(body: bytes, content_type: str | None, warnings: list[str])
 def _decode_damaged(body: bytes, declared: str | None, warnings: list[str]) -> Decoded:
     """No codec reads the body cleanly: replace bad bytes, or read it as a single-byte codec."""
     if declared is not None and declared != "utf-8":
-        warnings.append(f"invalid {declared} bytes replaced")
+        warnings.append(f"invalid {declared}{_REPLACED}")
         return Decoded(body.decode(declared, errors="replace"), declared, tuple(warnings))
     if _mostly_utf8(body):
-        warnings.append("invalid utf-8 bytes replaced")
+        warnings.append(f"invalid utf-8{_REPLACED}")
         return Decoded(body.decode("utf-8", errors="replace"), "utf-8", tuple(warnings))
     for codec in ("cp1252", "latin-1"):
         try:

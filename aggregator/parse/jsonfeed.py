@@ -29,7 +29,7 @@ from .entries import (
     resolve_url,
 )
 from .language import clean_language
-from .model import ParsedEntry, ParsedFeed
+from .model import Damage, ParsedEntry, ParsedFeed
 
 JSONFEED_VERSION_PREFIX = "https://jsonfeed.org/version/"
 
@@ -75,14 +75,21 @@ def parse_json(body: bytes, url: str, now: datetime, max_entries: int) -> Parsed
         warnings.add("JSON Feed without an items list")
         items = []
     total = len(items)
+    damage: list[Damage] = []
     if total > max_entries:
-        warnings.add(f"truncated to the first {max_entries} of {total} entries")
+        message = f"truncated to the first {max_entries} of {total} entries"
+        warnings.add(message)
+        damage.append(Damage("cap", f"{message} (the per-feed item cap)"))
     entries: list[ParsedEntry] = []
+    skipped = 0
     for index, item in enumerate(items[:max_entries]):
         if not isinstance(item, dict):
             warnings.add(f"item {index}: not an object, skipped")
+            skipped += 1
             continue
         entries.append(_entry_from_json(item, url, now, warnings))
+    if skipped:
+        damage.append(Damage("skipped", f"{skipped} JSON Feed items are not objects, skipped"))
     return ParsedFeed(
         format=_format_name(version),
         title=clean_text_or_none(_str(document.get("title")), MAX_TITLE),
@@ -94,6 +101,7 @@ def parse_json(body: bytes, url: str, now: datetime, max_entries: int) -> Parsed
         warnings=warnings.result(),
         encoding=encoding,
         language=clean_language(document.get("language")),
+        damage=tuple(damage),
     )
 
 

@@ -1,4 +1,4 @@
-"""What parsing returns: ``ParsedFeed``, ``ParsedEntry`` and ``ParsedEnclosure``.
+"""What parsing returns: ``ParsedFeed``, ``ParsedEntry``, ``ParsedEnclosure`` and ``Damage``.
 
 Frozen dataclasses only, each field documented with what it may hold. How the
 values are read and cleaned belongs to ``xmlfeed``, ``jsonfeed`` and
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
+
+DamageKind = Literal["malformed", "truncated", "entities", "encoding", "cap", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,19 @@ class ParsedEntry:
 
 
 @dataclass(frozen=True)
+class Damage:
+    """A problem that lost or altered data; the feed was still read, and what survived is kept.
+
+    Harmless notes (an encoding label overridden by the bytes, an unknown
+    label ignored, a date in the future clamped) are ``ParsedFeed.warnings``
+    only, never damage.
+    """
+
+    kind: DamageKind
+    detail: str  # one line, e.g. "XML not well-formed at line 12: mismatched tag"
+
+
+@dataclass(frozen=True)
 class ParsedFeed:
     format: str  # feedparser's version ("rss20", "rss10", "atom10", ...), "json10" or "json11"
     title: str | None
@@ -46,6 +62,23 @@ class ParsedFeed:
     is_hatena: bool  # the Hatena namespace is declared
     entries: tuple[ParsedEntry, ...]  # at most max_entries, in document order
     total_entries: int  # entries in the document before truncation
-    warnings: tuple[str, ...]  # problems recovered from
+    warnings: tuple[str, ...]  # problems recovered from, harmless ones included
     encoding: str | None  # the codec the document was decoded with
     language: str | None = None  # the feed's language tag (RSS language, xml:lang, JSON Feed), e.g. "ja"
+    damage: tuple[Damage, ...] = ()  # what cost or altered data; empty for a clean parse
+
+    @property
+    def damage_summary(self) -> str | None:
+        """One line for the source: what was wrong and how many entries were kept; None when clean."""
+        if not self.damage:
+            return None
+        kept = len(self.entries)
+        if kept == self.total_entries:
+            outcome = f"recovered {_entries(kept)}"
+        else:
+            outcome = f"kept {kept} of {_entries(self.total_entries)}"
+        return "; ".join([*(d.detail for d in self.damage), outcome])
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"

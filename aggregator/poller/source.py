@@ -1,6 +1,7 @@
 """One source end to end: fetch (or NotModified) -> same body hash? -> parse ->
 ``ingest.prepare_entries`` -> ``store.items.write_items`` + ``store.sources.record_poll``
 in one transaction, with every failure recorded on the source under a category,
+a damaged but readable body's warning recorded too (and cleared by a clean parse),
 permanent redirects counted before they are followed, and the next poll time
 taken from the source's cadence. Picking the due sources, the run lock and the
 loop belong to ``run``.
@@ -106,6 +107,9 @@ class SourcePoller:
             feed = self._parse(state, result, now)
         except ParseError as exc:
             return self.record_error(state, exc, started, http_status=result.status)
+        warning = feed.damage_summary
+        if warning:
+            log.warning("%s: stored what the feed parser recovered: %s", state.url, warning)
         source = SourceInfo(state.id, state.kind, state.tags)
         incoming = prepare_entries(feed, source, self.config.aliases)
         next_poll = next_after_success(cadence, now, ttl_minutes=feed.ttl_minutes, max_age=max_age)
@@ -121,6 +125,7 @@ class SourcePoller:
                     feed_title=feed.title,
                     feed_link=feed.link,
                     feed_language=feed.language,
+                    last_warning=warning,
                     next_poll_at=next_poll,
                     **validators,
                     **base,
@@ -135,7 +140,7 @@ class SourcePoller:
             started,
             new=counts.new,
             updated=counts.updated,
-            message="; ".join(feed.warnings[:3]) or None,
+            message=warning or "; ".join(feed.warnings[:3]) or None,
         )
 
     def record_error(
