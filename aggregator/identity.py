@@ -132,6 +132,13 @@ def item_key(link: str | None, guid: str | None, raw_hash: str, source_id: int) 
     return scoped_key(link, guid, raw_hash, source_id)
 
 
+def page_key(key: str) -> str | None:
+    """The page a link key names, without its fragment; ``None`` for a source-scoped key."""
+    if not key.startswith("https://"):
+        return None
+    return key.split("#", 1)[0]
+
+
 def scoped_key(link: str | None, guid: str | None, raw_hash: str, source_id: int) -> str:
     """A key that only this source's entry can have: its guid, else its content hash."""
     if guid:

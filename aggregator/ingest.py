@@ -17,6 +17,7 @@ figure any source reported; tags are the union of every source's tags.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,6 +32,7 @@ from .identity import (
     legacy_key,
     link_host,
     normalize_tag,
+    page_key,
     scoped_key,
 )
 from .parse import ParsedEntry, ParsedFeed
@@ -80,6 +82,12 @@ class Incoming:
     entry_hash: str = ""  # hash of identity.entry_identity: what tells this entry from the source's others
     scoped_key: str = ""  # the key of its own this entry takes when another entry holds ``key``
     legacy_key: str | None = None  # the key an earlier release gave it, when that differs from ``key``
+    split: bool = False  # other entries of the same document link to the same page (``keys``)
+
+    @property
+    def page_hash(self) -> str | None:
+        page = page_key(self.key)
+        return hash_text(page) if page else None
 
     @property
     def legacy_key_hash(self) -> str:
@@ -126,7 +134,8 @@ def prepare_entries(
         incoming = to_incoming(entry, source, aliases, home=home)
         previous = merged.get(incoming.entry_hash)
         merged[incoming.entry_hash] = combine(previous, incoming) if previous else incoming
-    return list(merged.values())
+    pages = Counter(i.page_hash for i in merged.values() if i.page_hash)
+    return [replace(i, split=True) if pages[i.page_hash or ""] > 1 else i for i in merged.values()]
 
 
 def to_incoming(
@@ -218,6 +227,7 @@ def merge_item(
         return {
             "key_hash": incoming.key_hash,
             "key": incoming.key,
+            "page_hash": incoming.page_hash,
             "link": incoming.link,
             "guid": incoming.guid,
             "title": incoming.title,

@@ -14,7 +14,12 @@ one page twice). The rules, in order:
    under the earlier rule, names it.
 3. Otherwise it takes its natural key, unless another entry of this source holds
    that item (or took the key earlier in this poll).
-4. Otherwise the entry gets a key of its own, scoped to the source.
+4. A fragment the document does not use to tell entries apart (no other entry of it
+   links to the same page) only points into the page: when no item has the exact
+   key and the page has exactly one item, the entry joins it. So a bookmark of
+   ``…/kubernetes-gpu/#gpu`` and the blog's ``…/kubernetes-gpu/`` are one item,
+   whichever comes first, while a diary's ``#p1`` and ``#p2`` never merge.
+5. Otherwise the entry gets a key of its own, scoped to the source.
 
 Storage loads ``Known`` for one poll, this module decides, storage applies.
 """
@@ -39,6 +44,13 @@ class Known:
     # key_hash of a stored item -> this source's claim on it: its entry_hash, or LEGACY;
     # items this source never sighted are absent
     claims: Mapping[str, str] = field(default_factory=dict)
+    # page_hash -> (key, key_hash) of every stored item on that page (``identity.page_key``)
+    pages: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    def exists(self, entry: Incoming) -> bool:
+        """An item with the entry's exact key is stored."""
+        on_page = self.pages.get(entry.page_hash or "", ())
+        return entry.key_hash in self.claims or any(h == entry.key_hash for _, h in on_page)
 
 
 def assign_keys(incoming: Sequence[Incoming], known: Known) -> list[Incoming]:
@@ -59,26 +71,33 @@ def _choose(entry: Incoming, known: Known, taken: set[str]) -> tuple[str, str]:
     found = known.by_entry.get(entry.entry_hash)
     if found is not None and found[1] not in taken:
         return found
-    natural = None if entry.key_hash in taken else known.claims.get(entry.key_hash, "absent")
-    if natural in (LEGACY, entry.entry_hash):
+    free = entry.key_hash not in taken
+    claim = known.claims.get(entry.key_hash)
+    if free and claim in (LEGACY, entry.entry_hash):
         return entry.key, entry.key_hash
     legacy = entry.legacy_key_hash
     if entry.legacy_key and legacy not in taken and known.claims.get(legacy) == LEGACY:
         return entry.legacy_key, legacy
-    if natural == "absent":
+    if free and claim is None:
+        if known.exists(entry) or entry.split:
+            return entry.key, entry.key_hash
+        on_page = known.pages.get(entry.page_hash or "", ())
+        if len(on_page) == 1 and on_page[0][1] not in taken and on_page[0][1] not in known.claims:
+            return on_page[0]
         return entry.key, entry.key_hash
     return entry.scoped_key, hash_text(entry.scoped_key)
 
 
-def lookup_hashes(incoming: Sequence[Incoming]) -> tuple[list[str], list[str]]:
-    """The entry hashes and the item key hashes storage must look up for ``assign_keys``."""
+def lookup_hashes(incoming: Sequence[Incoming]) -> tuple[list[str], list[str], list[str]]:
+    """The entry hashes, item key hashes and page hashes storage looks up for ``assign_keys``."""
     entries = [i.entry_hash for i in incoming]
     keys: list[str] = []
     for i in incoming:
         keys.append(i.key_hash)
         if i.legacy_key:
             keys.append(i.legacy_key_hash)
-    return entries, keys
+    pages = [i.page_hash for i in incoming if i.page_hash and not i.split]
+    return entries, keys, pages
 
 
 def claims_of(sightings: Mapping[str, str | None]) -> dict[str, str]:

@@ -38,6 +38,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 SIGHTING_ENTRY_INDEX = "ix_sighting_source_entry"
+ITEM_PAGE_INDEX = "ix_item_page"
 
 # 64-bit ids on PostgreSQL; SQLite needs plain INTEGER for its rowid alias.
 ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
@@ -92,11 +93,13 @@ class Item(SQLModel, table=True):
     __table_args__ = (
         Index("ix_item_published", "published"),
         Index("ix_item_site_published", "site", "published"),
+        Index(ITEM_PAGE_INDEX, "page_hash"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(ID_TYPE, primary_key=True, autoincrement=True))
     key_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     key: str = Field(sa_column=Column(Text, nullable=False))
+    page_hash: str | None = Field(default=None, sa_column=Column(String(64)))  # identity.page_key, hashed
     link: str | None = Field(default=None, sa_column=Column(Text))
     guid: str | None = Field(default=None, sa_column=Column(Text))
     title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

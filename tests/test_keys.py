@@ -80,3 +80,30 @@ def test_a_sighting_from_before_entry_identities_is_adopted_once() -> None:
 def test_a_legacy_key_is_only_adopted_from_this_sources_legacy_sighting() -> None:
     known = Known(claims={hash_text(PAGE): hash_text("id:other")})
     assert keys_of([incoming(PAGE + "#p1", "e1", legacy=PAGE)], known) == [PAGE + "#p1"]
+
+
+def on_page(*keys: str) -> Known:
+    page = hash_text(PAGE)
+    return Known(pages={page: tuple((k, hash_text(k)) for k in keys)})
+
+
+def test_a_section_link_joins_the_one_item_of_its_page() -> None:
+    assert keys_of([incoming(PAGE + "#gpu", "e1")], on_page(PAGE)) == [PAGE]
+    assert keys_of([incoming(PAGE, "e1")], on_page(PAGE + "#gpu")) == [PAGE + "#gpu"]
+
+
+def test_a_section_link_does_not_join_a_page_split_into_entries() -> None:
+    assert keys_of([incoming(PAGE + "#p5", "e1")], on_page(PAGE + "#p1", PAGE + "#p2")) == [PAGE + "#p5"]
+
+
+def test_entries_that_split_a_page_in_their_document_never_join_by_page() -> None:
+    entries = [
+        replace(incoming(PAGE + "#p1", "e1"), split=True),
+        replace(incoming(PAGE + "#p2", "e2"), split=True),
+    ]
+    assert keys_of(entries, on_page(PAGE)) == [PAGE + "#p1", PAGE + "#p2"]
+
+
+def test_a_page_item_this_source_already_holds_is_not_joined() -> None:
+    known = replace(on_page(PAGE), claims={hash_text(PAGE): hash_text("id:e0")})
+    assert keys_of([incoming(PAGE + "#gpu", "e1")], known) == [PAGE + "#gpu"]

@@ -104,6 +104,7 @@ def groups(engine: Engine, ids: dict[str, int]) -> set[frozenset[str]]:
 DIARY = "http://d.hatena.ne.jp/sample/20040820"
 POD = "https://pod.example/"
 ARTICLE = "https://deeeet.com/writing/2018/kubernetes-grpc/"
+GPU = "https://deeeet.com/writing/2018/01/15/kubernetes-gpu/"
 
 CASES: dict[str, tuple[list[Feed], list[set[str]]]] = {
     "diary anchors stay apart; a bookmark of #p2 joins #p2 only": (
@@ -158,6 +159,39 @@ CASES: dict[str, tuple[list[Feed], list[set[str]]]] = {
             Feed("tag", "tag", None, (E("t", "HTTPS://Deeeet.COM.:443/writing/2018/kubernetes-grpc/#top"),)),
         ],
         [{"blog/own", "tag/t"}],
+    ),
+    "a bookmark of a section (#gpu) and the blog's plain link are one item (bookmark first)": (
+        [
+            Feed("tag", "tag", None, (E("t", GPU + "#gpu"), E("other", ARTICLE))),
+            Feed("blog", "feed", "https://deeeet.com/", (E("own", GPU),)),
+        ],
+        [{"tag/t", "blog/own"}, {"tag/other"}],
+    ),
+    "the same, blog first": (
+        [
+            Feed("blog", "feed", "https://deeeet.com/", (E("own", GPU),)),
+            Feed("tag", "tag", None, (E("t", GPU + "#gpu"),)),
+        ],
+        [{"tag/t", "blog/own"}],
+    ),
+    "a bookmark of a diary anchor the diary no longer carries stays apart from the day's entries": (
+        [
+            Feed(
+                "diary",
+                "feed",
+                "http://d.hatena.ne.jp/sample/",
+                (E("p1", DIARY + "#p1"), E("p2", DIARY + "#p2")),
+            ),
+            Feed("hatena", "site", None, (E("b5", DIARY + "#p5"), E("b1", DIARY + "#p1"))),
+        ],
+        [{"diary/p1", "hatena/b1"}, {"diary/p2"}, {"hatena/b5"}],
+    ),
+    "one feed's two section links of one page stay two entries": (
+        [
+            Feed("tag", "tag", None, (E("s1", GPU + "#gpu"), E("s2", GPU + "#setup"))),
+            Feed("blog", "feed", "https://deeeet.com/", (E("own", GPU),)),
+        ],
+        [{"tag/s1"}, {"tag/s2"}, {"blog/own"}],
     ),
     "Unicode and punycode spellings of a host are one item": (
         [

@@ -23,7 +23,7 @@ def place_entries(conn: Connection, source_id: int, incoming: Sequence[Incoming]
 
 def load_known(conn: Connection, source_id: int, incoming: Sequence[Incoming]) -> Known:
     """This source's sightings of the entries, and its claims on the items their keys name."""
-    entry_hashes, key_hashes = lookup_hashes(incoming)
+    entry_hashes, key_hashes, page_hashes = lookup_hashes(incoming)
     by_entry: dict[str, tuple[str, str]] = {}
     for part in chunks(sorted(set(entry_hashes))):
         rows = conn.execute(
@@ -34,6 +34,14 @@ def load_known(conn: Connection, source_id: int, incoming: Sequence[Incoming]) -
         )
         for entry_hash, key, key_hash in rows:
             by_entry.setdefault(entry_hash, (key, key_hash))
+    pages: dict[str, list[tuple[str, str]]] = {}
+    for part in chunks(sorted(set(page_hashes))):
+        on_page = conn.execute(
+            select(ITEM.c.page_hash, ITEM.c.key, ITEM.c.key_hash).where(ITEM.c.page_hash.in_(part))
+        )
+        for page_hash, key, key_hash in on_page:
+            pages.setdefault(page_hash, []).append((key, key_hash))
+    key_hashes += [h for items in pages.values() for _, h in items]
     sighted: dict[str, str | None] = {}
     for part in chunks(sorted(set(key_hashes))):
         claims = conn.execute(
@@ -43,4 +51,8 @@ def load_known(conn: Connection, source_id: int, incoming: Sequence[Incoming]) -
         )
         for key_hash, entry_hash in claims:
             sighted[key_hash] = entry_hash
-    return Known(by_entry=by_entry, claims=claims_of(sighted))
+    return Known(
+        by_entry=by_entry,
+        claims=claims_of(sighted),
+        pages={page: tuple(sorted(items)) for page, items in pages.items()},
+    )

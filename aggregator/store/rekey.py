@@ -3,6 +3,7 @@
 * Sightings get their ``entry_hash`` where the entry's guid was stored with them, so
   those entries find their items by identity from the next poll on. Sightings without
   a guid keep NULL and are adopted by the first matching entry (``keys``).
+* Items get their ``page_hash`` (the page their key names, without a fragment).
 * Items whose host was stored in Unicode (``例え.jp``) are re-keyed to the IDNA spelling
   (``xn--r8jz45g.jp``), and their ``site`` too; when an item with the new key already
   exists, the two are one article and are merged: sightings move, tags are re-derived,
@@ -19,8 +20,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from ..identity import canonical_link, entry_identity, hash_text, link_host
-from ..models import SIGHTING_ENTRY_INDEX, Item, ItemTag, Meta, Sighting, table_of
+from ..identity import canonical_link, entry_identity, hash_text, link_host, page_key
+from ..models import ITEM_PAGE_INDEX, SIGHTING_ENTRY_INDEX, Item, ItemTag, Meta, Sighting, table_of
 from .common import bump_data_version, insert_for
 from .items import rederive_tags
 
@@ -36,14 +37,15 @@ RULE = 2
 
 def upgrade_identity(engine: Engine) -> None:
     """Create the sighting index if missing, then apply the identity rule once (one transaction)."""
-    index = next(i for i in SIGHTING.indexes if i.name == SIGHTING_ENTRY_INDEX)
-    index.create(engine, checkfirst=True)
+    for table, name in ((SIGHTING, SIGHTING_ENTRY_INDEX), (ITEM, ITEM_PAGE_INDEX)):
+        next(i for i in table.indexes if i.name == name).create(engine, checkfirst=True)
     with engine.begin() as conn:
         done = conn.execute(select(META.c.value).where(META.c.key == RULE_KEY)).scalar()
         if done is not None and done >= RULE:
             return
         filled = _fill_entry_hashes(conn)
         rekeyed, merged = _rekey_hosts(conn)
+        _fill_page_hashes(conn)
         if rekeyed or merged:
             bump_data_version(conn)
         stmt = insert_for(conn, META).values(key=RULE_KEY, value=RULE)
@@ -74,6 +76,14 @@ def _fill_entry_hashes(conn: Connection) -> int:
         )
         conn.execute(stmt, params)
     return len(params)
+
+
+def _fill_page_hashes(conn: Connection) -> None:
+    rows = conn.execute(select(ITEM.c.id, ITEM.c.key).where(ITEM.c.page_hash.is_(None))).all()
+    params = [{"_i": item_id, "_p": hash_text(page)} for item_id, key in rows if (page := page_key(key))]
+    if params:
+        stmt = update(ITEM).where(ITEM.c.id == bindparam("_i")).values(page_hash=bindparam("_p"))
+        conn.execute(stmt, params)
 
 
 def _rekey_hosts(conn: Connection) -> tuple[int, int]:
