@@ -66,6 +66,16 @@ def canonical_host(host: str) -> str:
         return unicodedata.normalize("NFKC", host).lower()
 
 
+def display_host(host: str) -> str:
+    """A stored (IDNA) host as a reader writes it: ``xn--r8jz45g.jp`` is shown as ``例え.jp``."""
+    if "xn--" not in host:
+        return host
+    try:
+        return idna.decode(host)
+    except idna.IDNAError:
+        return host
+
+
 def canonical_link(url: str | None, *, keep_fragment: bool = True) -> str | None:
     """Canonical form of an http(s) link, or ``None`` when it is not one.
 

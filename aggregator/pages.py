@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from .config import OutputConfig
 from .filters import PARAMS
+from .identity import display_host
 from .sanitize import excerpt, safe_url
 from .store.slices import TagCount
 from .views import ItemView
@@ -73,7 +74,7 @@ def _head(title: str, feeds: Sequence[FeedLinks], lang: str | None = None) -> st
         for label, t, u in f.urls()
     )
     return (
-        f"<!doctype html><html{_lang_attribute(lang)}><head><meta charset=\"utf-8\">"
+        f'<!doctype html><html{_lang_attribute(lang)}><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/style.css">{links}</head><body>'
     )
@@ -178,7 +179,9 @@ def _item_html(item: ItemView, zone: tzinfo | None, lang: str) -> str:
         f'<a class="tag" href="/tag/{tag_path(name)}">{escape(display)}</a>'
         for name, display in zip(item.tag_names, item.tags, strict=False)
     )
-    site = f' · <a href="/site/{escape(item.site)}">{escape(item.site)}</a>' if item.site else ""
+    site = (
+        f' · <a href="/site/{escape(item.site)}">{escape(display_host(item.site))}</a>' if item.site else ""
+    )
     who = "".join(
         f'<div class="who">{escape(ref.user)} {ref.seen.astimezone(zone):%Y/%m/%d}'
         + (f": {escape(ref.comment)}" if ref.comment else "")

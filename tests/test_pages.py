@@ -535,3 +535,35 @@ def get_when_up(url: str, server: subprocess.Popen[bytes]) -> str:
         except httpx.TransportError:
             assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
             time.sleep(0.1)
+
+
+IDN_RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>idn</title><link>https://other.example/</link><description>d</description>
+<item><title>unicode spelling</title><link>https://例え.jp/a</link><guid>a</guid></item>
+<item><title>punycode spelling</title><link>https://XN--R8JZ45G.jp./b</link><guid>b</guid></item>
+<item><title>elsewhere</title><link>https://other.example/c</link><guid>c</guid></item>
+</channel></rss>""".encode()
+
+
+@pytest.mark.parametrize("typed", ["例え.jp", "xn--r8jz45g.jp", "XN--R8JZ45G.JP."])
+def test_a_host_in_either_spelling_is_one_site_shown_in_unicode(tmp_path: Path, typed: str) -> None:
+    url = f"sqlite:///{tmp_path / 'idn.db'}"
+    with FeedServer() as srv:
+        srv.reply("/idn.rss", Response(body=IDN_RSS, headers={"Content-Type": "application/rss+xml"}))
+        path = tmp_path / "feeds.toml"
+        path.write_text(
+            f'[poller]\nallow_private_networks = true\n[[sources]]\nurl = "{srv.url("/idn.rss")}"\n'
+        )
+        engine = make_engine(url)
+        try:
+            asyncio.run(Poller(engine, load_config(path)).run_once(force=True))
+            with TestClient(create_app(engine, load_config(path))) as client:
+                root = parse(client.get(f"/site/{quote(typed)}").text)
+        finally:
+            engine.dispose()
+    titles = sorted(
+        text(by_class(li, "a", "title")[0]) for li in by_class(root, "ul", "items")[0].findall("li")
+    )
+    assert titles == ["punycode spelling", "unicode spelling"]
+    shown_hosts = {text(a) for a in root.iter("a") if (a.get("href") or "").startswith("/site/")}
+    assert shown_hosts == {"例え.jp"}

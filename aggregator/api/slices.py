@@ -16,7 +16,7 @@ from .. import pages
 from ..config import OutputConfig
 from ..errors import QueryError
 from ..filters import PARAMS, Filter, parse_filter, parse_site
-from ..identity import normalize_tag
+from ..identity import display_host, normalize_tag
 from .deps import Settings
 
 MAX_PATH_VALUE = 200
@@ -51,8 +51,8 @@ def site_slice(raw: str) -> Slice:
     host = parse_site(_check_path_value("host", raw), "host")
     return Slice(
         Filter(sites=(host,)),
-        f"On {host}",
-        f"Every item on {host} and its subdomains",
+        f"On {display_host(host)}",
+        f"Every item on {display_host(host)} and its subdomains",
         f"/feeds/site/{host}",
         f"/site/{host}",
     )
