@@ -78,7 +78,7 @@ def test_truncated_document_keeps_the_complete_entries_and_says_so(case: str) ->
     assert all(e.link == f"https://example.org/{n}" for n, e in enumerate(feed.entries))
     assert [d.kind for d in feed.damage] == ["truncated"]
     root = "rss" if element == "item" else "feed"
-    last_line = body.count("\n") + 1  # where the body ends
+    last_line = body.rstrip().count("\n") + 1  # the body's last line that holds anything
     summary = feed.damage_summary or ""
     assert summary.startswith(f"document truncated at line {last_line}: no closing </{root}>")
     if started > complete:
@@ -106,6 +106,19 @@ def test_truncated_hatena_rdf_drops_its_open_item() -> None:
 
 
 # --------------------------------------------------------------------------- malformed documents
+
+
+def test_truncated_document_broken_earlier_reports_both_lines() -> None:
+    document = rss(5).replace("<title>Post 1</title>", "<title>Post <b>1</title>")
+    body = document[: document.index("<title>Post 4") + 10]
+    broken_line = document[: document.index("<b>1")].count("\n") + 1
+    end_line = body.rstrip().count("\n") + 1
+    feed = parse(body)
+    assert [d.detail for d in feed.damage] == [
+        f"document truncated at line {end_line}: no closing </rss>, incomplete last entry dropped",
+        f"XML not well-formed at line {broken_line}: mismatched tag",
+    ]
+    assert [e.title for e in feed.entries] == [f"Post {n}" for n in range(4)]
 
 
 def test_mismatched_tag_names_its_line_and_keeps_what_was_read() -> None:

@@ -130,10 +130,10 @@ def recover_entries(
     if failure is not None:
         truncated = root is not None and not _root_is_closed(text, root)
         position = _position(failure)
-        ends_there = position is not None and position[0] >= text.count("\n", 0, len(text.rstrip())) + 1
+        last_line = text.count("\n", 0, len(text.rstrip())) + 1  # the last line that holds anything
+        ends_there = position is not None and position[0] >= last_line
         if truncated:
-            cut = position[0] + line_offset if position else None
-            detail = f"document truncated{f' at line {cut}' if cut else ''}: no closing </{root}>"
+            detail = f"document truncated at line {last_line + line_offset}: no closing </{root}>"
             if entries and _last_entry_is_open(text):
                 entries.pop()
                 detail += ", incomplete last entry dropped"
