@@ -180,6 +180,8 @@ def format_outcome(o: SourceOutcome) -> str:
         detail = f"{o.status}: {o.new} new, {o.updated} updated"
     else:
         detail = o.status.replace("_", " ")
+    if o.status not in ("error", "gone") and o.message:
+        detail += f"; {o.message}"
     return f"{o.label}: {detail} ({o.elapsed * 1000:.0f} ms)"
 
 

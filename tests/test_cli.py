@@ -11,6 +11,11 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer, Response
 from procs import run_cli
+from test_api import TestClient
+
+from aggregator.api import create_app
+from aggregator.config import load_config
+from aggregator.db import make_engine
 
 RSS = "application/rss+xml; charset=utf-8"
 
@@ -110,3 +115,28 @@ def test_a_source_dropped_from_the_config_is_listed_as_removed_and_not_polled(
     active, removed = listed.split("\n\n1 removed from the configuration")
     assert server.url("/ok.rss") in active and server.url("/missing.rss") not in active
     assert server.url("/missing.rss") in removed
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        with TestClient(create_app(engine, load_config(path))) as client:
+            api = client.get("/api/sources").json()
+    finally:
+        engine.dispose()
+    by_url = {s["url"]: s for s in api}
+    assert by_url[server.url("/ok.rss")]["removed"] is False
+    assert by_url[server.url("/missing.rss")]["removed"] is True
+    assert by_url[server.url("/missing.rss")]["next_poll_at"] is None
+    assert [s["removed"] for s in api] == [False, True]  # active sources first
+
+
+def test_a_poll_line_says_what_a_recovered_feed_lost(tmp_path: Path, server: FeedServer) -> None:
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    body += b"<item><title>kept</title><link>https://example.org/1</link></item>"
+    body += b"<item><title>cut</title><link>https://exa"
+    server.reply("/cut.rss", Response(200, body, [("Content-Type", "application/rss+xml")]))
+    path = tmp_path / "feeds.toml"
+    write_config(path, [server.url("/cut.rss")])
+    polled = run_cli(["--config", str(path), "--db", f"sqlite:///{tmp_path / 'c.db'}", "poll"], cwd=tmp_path)
+    assert polled.returncode == 0, polled.stderr
+    line = next(x for x in polled.stdout.splitlines() if "new" in x and "1 new" in x)
+    assert "truncated" in line and "kept 1 of 2" in line

@@ -57,7 +57,17 @@ def api_tags(s: SettingsDep) -> list[TagOut]:
 def api_sources(s: SettingsDep) -> list[SourceOut]:
     with read_connection(s) as conn:
         rows = source_rows(conn)
-    return [SourceOut(**{**r, "title": r["title"] or r["feed_title"] or r["url"]}) for r in rows]
+    return [
+        SourceOut(
+            **{
+                **r,
+                "title": r["title"] or r["feed_title"] or r["url"],
+                "removed": not r["enabled"],
+                "next_poll_at": r["next_poll_at"] if r["enabled"] else None,
+            }
+        )
+        for r in sorted(rows, key=lambda r: not r["enabled"])
+    ]
 
 
 @router.get("/healthz", summary="Liveness and database reachability")

@@ -58,6 +58,7 @@ class SourceOut(BaseModel):
     title: str
     kind: str
     enabled: bool
+    removed: bool = False  # no longer in the configuration: never polled again, its items kept
     gone: bool
     items: int
     last_status: str | None
