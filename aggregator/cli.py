@@ -14,12 +14,13 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
 from .errors import ConfigError, QueryError, StorageError
@@ -115,10 +116,6 @@ def open_config(args: argparse.Namespace) -> Config:
 
 def open_engine(args: argparse.Namespace) -> Engine:
     return make_engine(database_url(args.db))
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- poll ---------------------------------------------------------------------------------------
@@ -229,7 +226,7 @@ def cmd_items(args: argparse.Namespace) -> int:
     for name in ("site", "q", "since", "until", "min_bookmarks", "limit"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
-    flt = parse_filter(params, aliases=config.aliases, now=now())
+    flt = parse_filter(params, aliases=config.aliases, now=utcnow())
     engine = open_engine(args)
     with engine.connect() as conn:
         items = select_slice(conn, flt)
@@ -261,7 +258,7 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
     sources = read_opml(data, str(args.file))
     engine = open_engine(args)
     with engine.begin() as conn:
-        added = add_sources(conn, sources, "opml", now())
+        added = add_sources(conn, sources, "opml", utcnow())
     print(
         f"{len(sources)} subscriptions in {args.file}: {len(added)} added, {len(sources) - len(added)} known"
     )
@@ -275,7 +272,7 @@ def cmd_export_opml(args: argparse.Namespace) -> int:
     data = write_opml(
         ((r["url"], r["title"] or r["feed_title"], r["kind"], r["tags"]) for r in rows),
         title="aggregator subscriptions",
-        now=now(),
+        now=utcnow(),
     )
     if args.output:
         args.output.write_bytes(data)

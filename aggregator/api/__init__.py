@@ -11,8 +11,9 @@ settings and the read connection are in ``deps``, ``create_app`` and ``serve``
 in ``app``.
 """
 
+from ..clock import Clock
 from .app import create_app, serve
-from .deps import Clock, Settings, SettingsDep, get_settings, read_connection
+from .deps import Settings, SettingsDep, get_settings, read_connection
 from .errors import MAX_HEADER_BYTES, RequestGuard
 from .head import HeadAsGet
 from .routes_feeds import FEED_MAX_AGE

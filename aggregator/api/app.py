@@ -7,22 +7,21 @@ their own modules.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from .. import __version__
+from ..clock import Clock, utcnow
 from ..config import Config
 from . import routes_feeds, routes_json, routes_pages
-from .deps import Clock, Settings
+from .deps import Settings
 from .docs import install_docs
 from .errors import RequestGuard, install_error_handlers
 from .head import HeadAsGet
 
 
-def create_app(engine: Engine, config: Config, *, clock: Clock | None = None) -> FastAPI:
-    settings = Settings(engine, config, clock or (lambda: datetime.now(UTC)))
+def create_app(engine: Engine, config: Config, *, clock: Clock = utcnow) -> FastAPI:
+    settings = Settings(engine, config, clock)
     app = FastAPI(
         title="aggregator",
         version=__version__,

@@ -6,19 +6,16 @@ response models and error mapping do not belong here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
+from ..clock import Clock
 from ..config import Config
 from ..errors import StorageError
 from ..feedcache import SliceCache
-
-Clock = Callable[[], datetime]
 
 
 class Settings:

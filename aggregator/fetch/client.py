@@ -21,6 +21,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from ..clock import Clock, utcnow
 from ..errors import FetchError
 from .decode import read_body
 from .failures import classify, status_error
@@ -119,10 +120,12 @@ class Fetcher:
         max_connections: int = 32,
         per_host: int = 4,
         address_policy: AddressPolicy | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         self._limits = limits
         self._max_connections = max_connections
         self._per_host = per_host
+        self._clock = clock
         self._policy = address_policy or AddressPolicy(allow_private=limits.allow_private)
         self._sessions: dict[AddressPolicy, aiohttp.ClientSession] = {}
         self._resolvers: list[GuardedResolver] = []
@@ -220,7 +223,7 @@ class Fetcher:
         if resp.status == 304:
             return self._not_modified(chain, resp, validators)
         if not 200 <= resp.status < 300:
-            raise status_error(resp, self._limits.max_retry_after)
+            raise status_error(resp, self._limits.max_retry_after, self._clock())
         body = await read_body(resp, self._limits.max_bytes)
         return Fetched(
             url=chain.requested,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiohttp
 
@@ -83,9 +83,9 @@ def _status_category(status: int) -> str:
     return "connect"
 
 
-def status_error(resp: aiohttp.ClientResponse, cap: float) -> FetchError:
-    """The ``FetchError`` for a final response that is neither 2xx nor 304."""
-    retry = parse_retry_after(resp.headers.get("Retry-After"), datetime.now(UTC), cap)
+def status_error(resp: aiohttp.ClientResponse, cap: float, now: datetime) -> FetchError:
+    """The ``FetchError`` for a final response that is neither 2xx nor 304; ``now`` dates ``Retry-After``."""
+    retry = parse_retry_after(resp.headers.get("Retry-After"), now, cap)
     return FetchError(
         f"HTTP {resp.status} {resp.reason or ''}".rstrip() + f" from {resp.url}",
         category=_status_category(resp.status),

@@ -7,9 +7,10 @@ the event loop keeps fetching while a large feed is parsed and SQLite sees a
 single writer; a failing source never stops the run.
 """
 
+from ..clock import Clock, utcnow
 from .report import RunReport, SourceOutcome
-from .run import LOCK_NAME, LOCK_TTL, Poller, is_dead_local_owner, lock_owner, utcnow
-from .source import Clock, SourcePoller
+from .run import LOCK_NAME, LOCK_TTL, Poller, is_dead_local_owner, lock_owner
+from .source import SourcePoller
 
 __all__ = [
     "LOCK_NAME",

@@ -16,27 +16,23 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..clock import Clock, utcnow
 from ..config import Config
 from ..errors import StorageError
 from ..fetch import Fetcher, FetchLimits
 from ..store import locks
 from ..store.sources import SourceState, due_sources, next_due_time, sync_sources
 from .report import RunReport, SourceOutcome
-from .source import Clock, SourcePoller
+from .source import SourcePoller
 
 log = logging.getLogger("aggregator.poller")
 
 LOCK_NAME = "poll"
 LOCK_TTL = 900.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def lock_owner() -> str:
@@ -125,6 +121,7 @@ class Poller:
                 self.limits,
                 max_connections=self.config.poller.concurrency,
                 per_host=self.config.poller.per_host,
+                clock=self.clock,
             ) as fetcher:
                 await self._poll_all(fetcher, writer, due, report, stop)
         finally:

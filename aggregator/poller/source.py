@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..clock import Clock
 from ..config import Config
 from ..db import first_line
 from ..errors import FetchError, ParseError, SourceError
@@ -34,8 +35,6 @@ from ..store.sources import REDIRECTS_TO_MOVE, SourceState, record_poll
 from .report import SourceOutcome
 
 log = logging.getLogger("aggregator.poller")
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
