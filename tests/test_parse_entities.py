@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import feeddocs
 import pytest
+from feeddocs import all_text
 
 from aggregator.errors import ParseError
 from aggregator.parse import ENTITY_EXPANSION_FACTOR, ENTITY_EXPANSION_FLOOR, ParsedFeed, parse_feed
@@ -156,3 +158,140 @@ def test_small_entities_used_often_stay_within_the_budget() -> None:
     assert feed.damage == ()
     assert expand_entities(body.decode(), len(body)).expanded == refs
     assert (feed.entries[0].summary or "").count("&nbsp;") == refs  # U+00A0, as the sanitizer writes it
+
+
+# --------------------------------------------------------------------------- moved from test_parse.py
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><title>&lol9;</title><item><title>&lol9;</title></item></channel></rss>
+"""
+
+
+
+def test_billion_laughs_refused() -> None:
+    with pytest.raises(ParseError) as info:
+        parse(BILLION_LAUGHS)
+    assert info.value.category == "parse"
+    assert "entity declarations" in str(info.value)
+
+
+
+def test_billion_laughs_on_one_line_refused() -> None:
+    body = BILLION_LAUGHS.replace(b"\n <!ENTITY", b"<!ENTITY")
+    with pytest.raises(ParseError, match="entity declarations"):
+        parse(body)
+
+
+
+def test_quadratic_blowup_is_bounded_and_its_entry_dropped() -> None:
+    value = "a" * 10_000
+    refs = "&big;" * 20_000
+    body = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY big "{value}">\n]>\n'
+        f'<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<description>{refs}</description></item></channel></rss>"
+    ).encode()
+    feed = parse(body)
+    # Entity values may add as much as the body itself: 11 references fit, and the entry
+    # holding the other 19,989 is dropped whole rather than stored altered.
+    fitting = max(ENTITY_EXPANSION_FLOOR, len(body)) // len(value)
+    assert (feed.title, feed.entries, feed.total_entries) == ("t", (), 1)
+    assert [d.kind for d in feed.damage] == ["entities"]
+    assert f"{20_000 - fitting} references not expanded" in (feed.damage_summary or "")
+
+
+
+def test_quadratic_blowup_after_junk_prolog_is_bounded() -> None:
+    value = "b" * 10_000
+    body = (
+        "junk before the doctype\n<!DOCTYPE rss [\n"
+        f'<!ENTITY big "{value}">\n]>\n<rss version="2.0"><channel><title>t</title>'
+        f"<item><title>x</title><description>{'&big;' * 20_000}</description></item></channel></rss>"
+    ).encode()
+    feed = parse(body)
+    assert feed.entries == ()
+    assert len(all_text(feed)) < 10_000
+    assert {d.kind for d in feed.damage} >= {"entities"}
+
+
+
+def test_small_entity_declarations_allowed() -> None:
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY company "ACME Corp">\n]>\n'
+        b'<rss version="2.0"><channel><title>&company; news</title>'
+        b"<item><title>About &company;</title></item></channel></rss>"
+    )
+    feed = parse(body)
+    assert feed.title == "ACME Corp news"
+    assert feed.entries[0].title == "About ACME Corp"
+
+
+
+@pytest.mark.parametrize("separator", ["\n", ""])
+def test_external_entity_never_resolved(separator: str) -> None:
+    body = (
+        f'<?xml version="1.0"?>{separator}<!DOCTYPE rss [{separator}'
+        f'<!ENTITY xxe SYSTEM "file:///etc/passwd">{separator}'
+        f'<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd">{separator}%remote;{separator}]>\n'
+        '<rss version="2.0"><channel><title>t &xxe;</title><item><title>x &xxe;</title>'
+        "<description>&xxe;</description></item></channel></rss>"
+    ).encode()
+    feed = parse(body)
+    assert feed.entries[0].title.startswith("x")
+    text = all_text(feed)
+    assert "root:" not in text
+    assert "/bin/" not in text
+
+
+
+def test_entity_reference_hidden_in_character_reference_refused() -> None:
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "ha">\n'
+        b'<!ENTITY b "&#38;a;&#x26;a;&#38;a;">\n]>\n'
+        b'<rss version="2.0"><channel><title>&b;</title></channel></rss>'
+    )
+    with pytest.raises(ParseError, match="entity declarations"):
+        parse(body)
+
+
+
+def test_parameter_entity_declaring_markup_refused() -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY % decl "<!ENTITY big \'xxxxxxxx\'>"> %decl;]>'
+        b'<rss version="2.0"><channel><title>&big;</title></channel></rss>'
+    )
+    with pytest.raises(ParseError, match="entity declarations"):
+        parse(body)
+
+
+
+@pytest.mark.parametrize(
+    "reference", ["&#xD800;", "&#55296;", "&#x110000;", "&#99999999999;", "&#xDFFF;&#xD800;"]
+)
+def test_invalid_character_references_recovered(reference: str) -> None:
+    body = feeddocs.rss(f"<item><title>a{reference}b</title><link>https://example.com/1</link></item>")
+    feed = parse(body)
+    assert feed.entries[0].title == "ab"
+    assert feed.entries[0].link == "https://example.com/1"
+
+
+
+def test_nul_character_reference_stripped() -> None:
+    body = feeddocs.rss("<item><title>a&#0;b</title><description>c&#0;d&#1;e</description></item>")
+    feed = parse(body)
+    assert feed.entries[0].title == "ab"
+    assert feed.entries[0].summary == "cde"
+    assert "\x00" not in all_text(feed)
+

@@ -12,6 +12,7 @@ import xml.sax
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import feeddocs
 import feedparser
 import pytest
 
@@ -212,3 +213,13 @@ def test_clean_document_has_no_damage() -> None:
     feed = parse(rss(3))
     assert (feed.damage, feed.damage_summary) == ((), None)
     assert strict_parse_failure({"bozo": False}) is None
+
+
+# --------------------------------------------------------------------------- moved from test_parse.py
+
+def test_warnings_for_bozo_feed_with_entries() -> None:
+    body = feeddocs.rss("<item><title>ok</title><description>AT&T &nbsp; broken</description></item>")
+    feed = parse(body)
+    assert feed.entries[0].title == "ok"
+    assert any("malformed" in warning for warning in feed.warnings)
+

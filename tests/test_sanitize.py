@@ -1,0 +1,149 @@
+"""sanitize: the allowlist that decides what markup, text and URLs survive into storage and our feeds.
+
+Each table row is an input and what a reader of the republished feed must see: allowed
+tags and attributes kept, scripts, styles and event handlers gone with their content,
+links only absolute http(s) (plus mailto inside HTML), text one line without control
+characters but with the ideographic space of Japanese titles.
+"""
+
+from __future__ import annotations
+
+import pytest
+from feeddocs import parse, rss
+
+from aggregator.sanitize import (
+    MAX_TEXT,
+    URL_SCHEMES,
+    clean_html,
+    clean_text,
+    excerpt,
+    safe_url,
+    strip_invalid_chars,
+)
+
+REL = 'rel="noopener noreferrer nofollow"'
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        pytest.param('<p onclick="x()">Hi <b>there</b></p>', "<p>Hi <b>there</b></p>", id="handler-dropped"),
+        pytest.param("<p>a<script>alert(1)</script>b</p>", "<p>ab</p>", id="script-and-content"),
+        pytest.param("<style>p{color:red}</style>text", "text", id="style-and-content"),
+        pytest.param('<iframe src="https://evil.example">in</iframe>after', "after", id="iframe-and-content"),
+        pytest.param("<!-- note -->t", "t", id="comment"),
+        pytest.param(
+            '<a href="https://e.example/">l</a>', f'<a href="https://e.example/" {REL}>l</a>', id="link"
+        ),
+        pytest.param(
+            '<a href="mailto:a@e.example">m</a>', f'<a href="mailto:a@e.example" {REL}>m</a>', id="mailto"
+        ),
+        pytest.param('<a href="javascript:alert(1)">j</a>', f"<a {REL}>j</a>", id="javascript-href"),
+        pytest.param(
+            '<img src="https://e.example/i.png" onerror="x">', '<img src="https://e.example/i.png">', id="img"
+        ),
+        pytest.param('<td colspan="2" style="x">a</td>', "a", id="cell-outside-table-is-text"),
+        pytest.param("&#1;x\x00y", "xy", id="control-characters"),
+        pytest.param("<script>only</script>", None, id="nothing-left"),
+        pytest.param("", None, id="empty"),
+        pytest.param(None, None, id="none"),
+    ],
+)
+def test_clean_html(html: str | None, expected: str | None) -> None:
+    assert clean_html(html) == expected
+
+
+def test_clean_html_keeps_allowed_table_attributes_only() -> None:
+    cleaned = clean_html('<table><tr><td colspan="2" style="color:red" class="c">a</td></tr></table>')
+    assert cleaned is not None
+    assert 'colspan="2"' in cleaned and "style" not in cleaned and "class" not in cleaned
+    assert cleaned.startswith("<table>") and cleaned.endswith("</table>")
+
+
+def test_clean_html_limit_cuts_the_input() -> None:
+    assert clean_html("<p>" + "a" * 100 + "</p>", limit=13) == "<p>" + "a" * 10 + "</p>"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("<b>bold</b> &amp; co", "bold & co"),
+        ("  a \n\t b  ", "a b"),
+        ("a\u3000b\u3000", "a\u3000b\u3000"),
+        ("a&nbsp;b", "a\u00a0b"),
+        ("x\x00y\x07z\x7f", "xyz"),
+        ("a\ud800b\ufffe", "ab"),
+        ("<script>alert(1)</script>Title", "Title"),
+        ("&lt;not a tag&gt;", "<not a tag>"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_clean_text(value: str | None, expected: str) -> None:
+    assert clean_text(value) == expected
+
+
+def test_clean_text_is_bounded() -> None:
+    assert clean_text("abcdef", limit=3) == "abc"
+    assert len(clean_text("x" * (MAX_TEXT * 2))) == MAX_TEXT
+
+
+@pytest.mark.parametrize(
+    ("html", "limit", "expected"),
+    [
+        ("<p>short</p>", 20, "short"),
+        ("<p>" + "word " * 100 + "</p>", 20, "word word word word…"),
+        ("<p>exactly 10</p>", 10, "exactly 10"),
+        ("<p>twelve chars</p>", 10, "twelve ch…"),
+        (None, 20, ""),
+    ],
+)
+def test_excerpt(html: str | None, limit: int, expected: str) -> None:
+    assert excerpt(html, limit=limit) == expected
+    assert len(excerpt(html, limit=limit)) <= limit
+
+
+@pytest.mark.parametrize(
+    ("url", "link", "in_html"),
+    [
+        ("https://e.example/a", "https://e.example/a", "https://e.example/a"),
+        ("http://e.example", "http://e.example", "http://e.example"),
+        ("HTTPS://E.EXAMPLE/", "HTTPS://E.EXAMPLE/", "HTTPS://E.EXAMPLE/"),
+        (" https://e.example/ ", "https://e.example/", "https://e.example/"),
+        ("http://e.example/\x00a", "http://e.example/a", "http://e.example/a"),
+        ("mailto:a@e.example", None, "mailto:a@e.example"),
+        ("javascript:alert(1)", None, None),
+        ("data:text/html,x", None, None),
+        ("ftp://e.example/", None, None),
+        ("/relative", None, None),
+        ("https://", None, None),
+        ("https://e.example/a b", None, None),
+        ("https://[::1", None, None),
+        ("https://e.example/" + "a" * 5000, None, None),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_safe_url(url: str | None, link: str | None, in_html: str | None) -> None:
+    assert safe_url(url) == link
+    assert safe_url(url, schemes=URL_SCHEMES) == in_html
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("a\x00b", "ab"),
+        ("tab\tnl\ncr\r", "tab\tnl\ncr\r"),
+        ("\x08\x0b\x0c\x1f", ""),
+        ("\ufffe\uffff日本", "日本"),
+    ],
+)
+def test_strip_invalid_chars(value: str, expected: str) -> None:
+    assert strip_invalid_chars(value) == expected
+
+
+def test_ideographic_space_in_titles_is_kept() -> None:
+    title = "ガンジーもタージマハルも…\u3000インドで進む歴史書き換え"
+    feed = parse(rss(f"<item><title>  {title}\u3000</title><category>タグ\u3000一</category></item>"))
+    assert feed.entries[0].title == title
+    assert feed.entries[0].tags == ("タグ\u3000一",)
