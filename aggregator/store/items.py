@@ -1,16 +1,32 @@
-"""Write one source's items: bulk upserts of items, sightings and tags, inside the caller's transaction."""
+"""Write one source's items inside the caller's transaction: load → decide → apply.
+
+``store.keys`` places each entry on its item, ``load_stored`` reads what the batch's
+items hold, ``ingest.plan_writes`` decides (pure), ``apply_plan`` writes the plan with
+bulk statements.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
-from ..ingest import Existing, Incoming, SourceInfo, merge_item, union_tags
+from ..ingest import (
+    COLUMNS,
+    Incoming,
+    ItemRow,
+    SightingRow,
+    SourceInfo,
+    Stored,
+    TagSet,
+    WriteCounts,
+    WritePlan,
+    plan_writes,
+    union_tags,
+)
 from ..models import Item, ItemTag, Sighting, Tag, table_of
 from .common import bump_data_version, chunks, insert_for
 from .keys import place_entries
@@ -19,19 +35,9 @@ ITEM = table_of(Item)
 SIGHTING = table_of(Sighting)
 TAG = table_of(Tag)
 ITEM_TAG = table_of(ItemTag)
-SIGHTING_VISIBLE = ("tags", "user", "comment", "said_at")  # a source's bookmark count alone shows nowhere
-_EXISTING_COLUMNS = [c for c in ITEM.c if c.name not in ("key", "site", "last_seen")]
+_SIGHTING_COLUMNS = [c for c in SIGHTING.c if c.name != "item_id"]
 
-
-@dataclass(frozen=True)
-class WriteCounts:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.new or self.updated)
+__all__ = ["WriteCounts", "apply_plan", "load_stored", "rederive_tags", "write_items"]
 
 
 def write_items(
@@ -40,51 +46,60 @@ def write_items(
     """Insert new items, update changed ones, record the source's sightings and re-derive tags."""
     if not incoming:
         return WriteCounts()
-    incoming = place_entries(conn, source.id, incoming)
-    existing = _load_existing(conn, [i.key_hash for i in incoming])
-    new_rows: list[dict[str, Any]] = []
-    changed_rows: list[dict[str, Any]] = []
-    for item in incoming:
-        row = merge_item(existing.get(item.key_hash), item, source, now)
-        if row is None:
-            continue
-        (changed_rows if "id" in row else new_rows).append(row)
-    ids = _insert_new(conn, new_rows)
-    ids.update({key: ex.id for key, ex in existing.items()})
-    _update_changed(conn, changed_rows)
-    touched = _write_sightings(conn, source, incoming, ids, now)
-    retagged = rederive_tags(conn, touched | {r["id"] for r in changed_rows})
-    already = {r["id"] for r in changed_rows} | {ids[r["key_hash"]] for r in new_rows}
-    bumped = (touched | retagged) - already
-    if bumped:
-        for part in chunks(sorted(bumped)):
-            conn.execute(
-                update(ITEM).where(ITEM.c.id.in_(part)).values(version=ITEM.c.version + 1, last_seen=now)
-            )
-    counts = WriteCounts(
-        new=len(new_rows),
-        updated=len(changed_rows) + len(bumped),
-        unchanged=len(incoming) - len(new_rows) - len(changed_rows) - len(bumped),
-    )
-    if counts.changed:
-        bump_data_version(conn)
-    return counts
+    placed = place_entries(conn, source.id, incoming)
+    stored = load_stored(conn, [i.key_hash for i in placed])
+    plan = plan_writes(source, placed, stored, now)
+    apply_plan(conn, plan, stored, now)
+    return plan.counts
 
 
-def _load_existing(conn: Connection, key_hashes: Sequence[str]) -> dict[str, Existing]:
-    found: dict[str, Existing] = {}
+def load_stored(conn: Connection, key_hashes: Sequence[str]) -> Stored:
+    """The items with these keys, every sighting of them and their tag links."""
+    items: dict[str, ItemRow] = {}
     for part in chunks(sorted(set(key_hashes))):
-        for row in conn.execute(select(*_EXISTING_COLUMNS).where(ITEM.c.key_hash.in_(part))).mappings():
-            values = {k: row[k] for k in Existing.__dataclass_fields__ if k in row}
-            found[row["key_hash"]] = Existing(**values)
-    return found
+        for row in conn.execute(select(ITEM).where(ITEM.c.key_hash.in_(part))).mappings():
+            items[row["key_hash"]] = ItemRow(**{name: row[name] for name in COLUMNS})
+    ids = sorted(int(r.id) for r in items.values() if r.id is not None)
+    sightings: dict[int, list[SightingRow]] = {}
+    tags: dict[int, dict[str, datetime]] = {}
+    for id_part in chunks(ids):
+        rows = conn.execute(
+            select(SIGHTING.c.item_id, *_SIGHTING_COLUMNS)
+            .where(SIGHTING.c.item_id.in_(id_part))
+            .order_by(SIGHTING.c.item_id, SIGHTING.c.source_id)
+        ).mappings()
+        for row in rows:
+            values = {c.name: row[c.name] for c in _SIGHTING_COLUMNS}
+            values["tags"] = tuple((str(n), str(d)) for n, d in row["tags"] or [])
+            sightings.setdefault(row["item_id"], []).append(SightingRow(**values))
+        for item_id, name, when in conn.execute(
+            select(ITEM_TAG.c.item_id, TAG.c.name, ITEM_TAG.c.published)
+            .join(TAG, TAG.c.id == ITEM_TAG.c.tag_id)
+            .where(ITEM_TAG.c.item_id.in_(id_part))
+        ):
+            tags.setdefault(item_id, {})[name] = when
+    return Stored(items=items, sightings=sightings, tags=tags)
+
+
+def apply_plan(conn: Connection, plan: WritePlan, stored: Stored, now: datetime) -> None:
+    """Write ``plan`` with bulk statements."""
+    ids = {key_hash: int(row.id) for key_hash, row in stored.items.items() if row.id is not None}
+    ids.update(_insert_new(conn, [row.values() for row in plan.new_items]))
+    _update_changed(conn, [row.values() for row in plan.updated_items])
+    _upsert_sightings(conn, [(ids[key_hash], row) for key_hash, row in plan.sightings if key_hash in ids])
+    _write_tag_sets(conn, [(ids[t.key_hash], t) for t in plan.tag_sets if t.key_hash in ids])
+    bumped = sorted(ids[key_hash] for key_hash in plan.bumps if key_hash in ids)
+    for part in chunks(bumped):
+        conn.execute(
+            update(ITEM).where(ITEM.c.id.in_(part)).values(version=ITEM.c.version + 1, last_seen=now)
+        )
+    if plan.counts.changed:
+        bump_data_version(conn)
 
 
 def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert new items (a concurrent writer's row for the same key wins) and return key_hash -> id."""
     ids: dict[str, int] = {}
-    if not rows:
-        return ids
     for part in chunks(rows):
         stmt = insert_for(conn, ITEM).on_conflict_do_nothing(index_elements=["key_hash"])
         conn.execute(stmt, list(part))
@@ -101,112 +116,42 @@ def _update_changed(conn: Connection, rows: list[dict[str, Any]]) -> None:
         return
     columns = [k for k in rows[0] if k != "id"]
     stmt = update(ITEM).where(ITEM.c.id == bindparam("_id")).values({c: bindparam(f"_{c}") for c in columns})
-    params = [{f"_{k}": v for k, v in row.items()} for row in rows]
-    conn.execute(stmt, params)
+    conn.execute(stmt, [{f"_{k}": v for k, v in row.items()} for row in rows])
 
 
-def _write_sightings(
-    conn: Connection, source: SourceInfo, incoming: Sequence[Incoming], ids: dict[str, int], now: datetime
-) -> set[int]:
-    """Upsert what this source said about each item; return the items where a reader would see a change."""
-    wanted = {
-        ids[i.key_hash]: {
-            "item_id": ids[i.key_hash],
-            "source_id": source.id,
-            "entry_hash": i.entry_hash or None,
-            "guid": i.guid,
-            "tags": [list(pair) for pair in i.tags],
-            "user": i.user,
-            "comment": i.comment,
-            "bookmark_count": i.bookmark_count,
-            "said_at": i.published,
+def _upsert_sightings(conn: Connection, rows: list[tuple[int, SightingRow]]) -> None:
+    values = [
+        {
+            "item_id": item_id,
+            **{c.name: getattr(row, c.name) for c in _SIGHTING_COLUMNS},
+            "tags": [list(pair) for pair in row.tags],
         }
-        for i in incoming
-        if i.key_hash in ids
-    }
-    current: dict[int, dict[str, Any]] = {}
-    for part in chunks(sorted(wanted)):
-        rows = conn.execute(
-            select(SIGHTING).where(SIGHTING.c.source_id == source.id, SIGHTING.c.item_id.in_(part))
-        ).mappings()
-        for row in rows:
-            current[row["item_id"]] = dict(row)
-    changed = [
-        {**row, "first_seen": current.get(item_id, {}).get("first_seen", now), "last_seen": now}
-        for item_id, row in wanted.items()
-        if item_id not in current or any(current[item_id][k] != v for k, v in row.items())
+        for item_id, row in rows
     ]
-    visible = {
-        row["item_id"]
-        for row in changed
-        if row["item_id"] not in current
-        or any(current[row["item_id"]][k] != row[k] for k in SIGHTING_VISIBLE)
-    }
-    for batch in chunks(changed):
+    kept = ("first_seen", "source_id")
+    for batch in chunks(values):
         stmt = insert_for(conn, SIGHTING)
         stmt = stmt.on_conflict_do_update(
             index_elements=["item_id", "source_id"],
-            set_={
-                c: stmt.excluded[c]
-                for c in (
-                    "entry_hash",
-                    "guid",
-                    "tags",
-                    "user",
-                    "comment",
-                    "bookmark_count",
-                    "said_at",
-                    "last_seen",
-                )
-            },
+            set_={c.name: stmt.excluded[c.name] for c in _SIGHTING_COLUMNS if c.name not in kept},
         )
         conn.execute(stmt, list(batch))
-    return visible
 
 
-def rederive_tags(conn: Connection, item_ids: set[int]) -> set[int]:
-    """Make each item's tags the union of its sightings' tags; return the items whose tags changed.
-
-    Link rows whose copy of ``published`` is stale are rewritten too, silently.
-    """
-    if not item_ids:
-        return set()
-    ordered = sorted(item_ids)
-    said: dict[int, list[list[list[str]]]] = {i: [] for i in ordered}
-    published: dict[int, datetime] = {}
-    names: dict[int, set[str]] = {i: set() for i in ordered}
-    stale: set[int] = set()
-    for part in chunks(ordered):
-        for item_id, tags in conn.execute(
-            select(SIGHTING.c.item_id, SIGHTING.c.tags)
-            .where(SIGHTING.c.item_id.in_(part))
-            .order_by(SIGHTING.c.item_id, SIGHTING.c.source_id)
-        ):
-            said[item_id].append(tags)
-        for item_id, when in conn.execute(select(ITEM.c.id, ITEM.c.published).where(ITEM.c.id.in_(part))):
-            published[item_id] = when
-        for item_id, name, when in conn.execute(
-            select(ITEM_TAG.c.item_id, TAG.c.name, ITEM_TAG.c.published)
-            .join(TAG, TAG.c.id == ITEM_TAG.c.tag_id)
-            .where(ITEM_TAG.c.item_id.in_(part))
-        ):
-            names[item_id].add(name)
-            if when != published[item_id]:
-                stale.add(item_id)
-    unions = {i: union_tags(said[i]) for i in ordered}
-    changed = {i for i in ordered if set(unions[i]) != names[i]}
-    rewrite = sorted(changed | stale)
-    tag_ids = _ensure_tags(conn, {n: d for i in rewrite for n, d in unions[i].items()})
-    for part in chunks(rewrite):
+def _write_tag_sets(conn: Connection, sets: list[tuple[int, TagSet]]) -> None:
+    """Replace each item's tag links with its whole tag set."""
+    if not sets:
+        return
+    tag_ids = _ensure_tags(conn, {name: display for _, t in sets for name, display in t.tags})
+    for part in chunks(sorted(item_id for item_id, _ in sets)):
         conn.execute(delete(ITEM_TAG).where(ITEM_TAG.c.item_id.in_(part)))
     links = [
-        {"item_id": i, "tag_id": tag_ids[name], "published": published[i]}
-        for i in rewrite
-        for name in unions[i]
+        {"item_id": item_id, "tag_id": tag_ids[name], "published": t.published}
+        for item_id, t in sets
+        for name, _ in t.tags
     ]
-    for link_batch in chunks(links):
-        conn.execute(insert_for(conn, ITEM_TAG).on_conflict_do_nothing(), list(link_batch))
-    return changed
+    for batch in chunks(links):
+        conn.execute(insert_for(conn, ITEM_TAG).on_conflict_do_nothing(), list(batch))
 
 
 def _ensure_tags(conn: Connection, names: dict[str, str]) -> dict[str, int]:
@@ -214,10 +159,29 @@ def _ensure_tags(conn: Connection, names: dict[str, str]) -> dict[str, int]:
     if not names:
         return {}
     rows = [{"name": n, "display": d} for n, d in sorted(names.items())]
-    for row_batch in chunks(rows):
-        conn.execute(insert_for(conn, TAG).on_conflict_do_nothing(index_elements=["name"]), list(row_batch))
+    for batch in chunks(rows):
+        conn.execute(insert_for(conn, TAG).on_conflict_do_nothing(index_elements=["name"]), list(batch))
     ids: dict[str, int] = {}
     for part in chunks(sorted(names)):
         for tag_id, name in conn.execute(select(TAG.c.id, TAG.c.name).where(TAG.c.name.in_(part))):
             ids[name] = int(tag_id)
     return ids
+
+
+def rederive_tags(conn: Connection, item_ids: Iterable[int]) -> None:
+    """Make each item's tags the union of its sightings' tags (after sightings moved between items)."""
+    wanted = sorted(set(item_ids))
+    said: dict[int, list[list[list[str]]]] = {i: [] for i in wanted}
+    published: dict[int, datetime] = {}
+    for part in chunks(wanted):
+        for item_id, tags in conn.execute(
+            select(SIGHTING.c.item_id, SIGHTING.c.tags)
+            .where(SIGHTING.c.item_id.in_(part))
+            .order_by(SIGHTING.c.item_id, SIGHTING.c.source_id)
+        ):
+            said[item_id].append(tags)
+        published.update(conn.execute(select(ITEM.c.id, ITEM.c.published).where(ITEM.c.id.in_(part))).all())
+    sets = [
+        (i, TagSet("", published[i], tuple(union_tags(said[i]).items()))) for i in wanted if i in published
+    ]
+    _write_tag_sets(conn, sets)

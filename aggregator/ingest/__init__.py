@@ -1,0 +1,36 @@
+"""Pure: what sources say, merged into items, and the writes that follow.
+
+* ``incoming``: a parsed feed as ``Incoming`` records, one per entry identity.
+* ``merge``: ``ItemRow`` (an item's columns) and the field merge of one source into it.
+* ``plan``: from the ``Stored`` snapshot storage loads, the ``WritePlan`` storage applies.
+
+Which item each entry belongs to is ``keys.assign_keys``; storage loads, this package
+decides, storage applies.
+"""
+
+from .incoming import RANKS, Incoming, SourceInfo, prepare_entries, tag_pairs, text_rank, to_incoming
+from .merge import COLUMNS, TEXT_FIELDS, ItemRow, merge_item, new_item, union_tags
+from .plan import SightingRow, Stored, TagSet, WriteCounts, WritePlan, plan_writes, sighting
+
+__all__ = [
+    "COLUMNS",
+    "RANKS",
+    "TEXT_FIELDS",
+    "Incoming",
+    "ItemRow",
+    "SightingRow",
+    "SourceInfo",
+    "Stored",
+    "TagSet",
+    "WriteCounts",
+    "WritePlan",
+    "merge_item",
+    "new_item",
+    "plan_writes",
+    "prepare_entries",
+    "sighting",
+    "tag_pairs",
+    "text_rank",
+    "to_incoming",
+    "union_tags",
+]

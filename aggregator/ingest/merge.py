@@ -1,0 +1,138 @@
+"""Pure: merge what one source says about an item into the stored item.
+
+``ItemRow`` is the one declaration of an item's columns on this side of storage
+(``models.Item`` is the table; a test holds the two equal). ``merge_item`` returns
+the row to write, or ``None`` when the stored item already says all of it.
+
+Text fields belong to one source at a time: a source keeps them until a higher-ranked
+one brings the item, so two feeds that disagree never make an item flap between their
+versions. A lower or equal source only fills empty fields. Bookmark counts keep the
+highest figure any source reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any
+
+from .incoming import Incoming, SourceInfo
+
+# The fields a source's text owns, in the order they are compared.
+TEXT_FIELDS = ("link", "guid", "title", "summary", "content", "author", "image", "enclosures")
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One row of the item table. ``id`` is ``None`` until storage has inserted it."""
+
+    key_hash: str
+    key: str
+    page_hash: str | None
+    link: str | None
+    guid: str | None
+    title: str
+    summary: str | None
+    content: str | None
+    author: str | None
+    published: datetime
+    has_date: bool  # ``published`` came from a feed, not from first_seen
+    updated: datetime
+    first_seen: datetime
+    last_seen: datetime
+    site: str | None
+    bookmark_count: int | None
+    image: str | None
+    enclosures: list[dict[str, Any]] = field(default_factory=list)
+    owner_source_id: int | None = None  # the source whose text fields are kept
+    owner_rank: int = 0
+    version: int = 1
+    id: int | None = None
+
+    def values(self) -> dict[str, Any]:
+        """Column name -> value, for a bulk statement (``id`` left out while it is unknown)."""
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.id is None:
+            del row["id"]
+        return row
+
+
+COLUMNS = tuple(f.name for f in fields(ItemRow))
+
+
+def merge_item(
+    existing: ItemRow | None, incoming: Incoming, source: SourceInfo, now: datetime
+) -> ItemRow | None:
+    """The item row to write, or ``None`` when the stored item already says all of it."""
+    if existing is None:
+        return new_item(incoming, source, now)
+    changes = _merged_fields(existing, incoming, source)
+    if not changes:
+        return None
+    return replace(existing, **changes, version=existing.version + 1, last_seen=now)
+
+
+def new_item(incoming: Incoming, source: SourceInfo, now: datetime) -> ItemRow:
+    """The row of an item first seen in ``incoming``."""
+    published = incoming.published or now
+    return ItemRow(
+        key_hash=incoming.key_hash,
+        key=incoming.key,
+        page_hash=incoming.page_hash,
+        link=incoming.link,
+        guid=incoming.guid,
+        title=incoming.title,
+        summary=incoming.summary,
+        content=incoming.content,
+        author=incoming.author,
+        published=published,
+        has_date=incoming.published is not None,
+        updated=incoming.updated or published,
+        first_seen=now,
+        last_seen=now,
+        site=incoming.site,
+        bookmark_count=incoming.bookmark_count,
+        image=incoming.image,
+        enclosures=incoming.enclosure_dicts(),
+        owner_source_id=source.id,
+        owner_rank=incoming.rank,
+    )
+
+
+def _offered(incoming: Incoming, name: str) -> Any:
+    return incoming.enclosure_dicts() if name == "enclosures" else getattr(incoming, name)
+
+
+def _merged_fields(existing: ItemRow, incoming: Incoming, source: SourceInfo) -> dict[str, Any]:
+    owns = existing.owner_source_id == source.id or incoming.rank > existing.owner_rank
+    changes: dict[str, Any] = {}
+    for name in TEXT_FIELDS:
+        new, old = _offered(incoming, name), getattr(existing, name)
+        if new and new != old and (owns or not old):
+            changes[name] = new
+    if owns and (existing.owner_source_id != source.id or existing.owner_rank != incoming.rank):
+        changes["owner_source_id"] = source.id
+        changes["owner_rank"] = incoming.rank
+    if incoming.published and (owns or not existing.has_date) and incoming.published != existing.published:
+        changes["published"] = incoming.published
+        changes["has_date"] = True
+    new_updated = incoming.updated or incoming.published
+    if owns and new_updated and new_updated > existing.updated:
+        changes["updated"] = new_updated
+    if incoming.bookmark_count is not None and (
+        existing.bookmark_count is None or incoming.bookmark_count > existing.bookmark_count
+    ):
+        changes["bookmark_count"] = incoming.bookmark_count
+    if set(changes) <= {"owner_source_id", "owner_rank"}:
+        return {}  # ownership moves only with a change a reader would see
+    return changes
+
+
+def union_tags(sightings: Sequence[Sequence[Sequence[str]]]) -> dict[str, str]:
+    """Union of every source's (name, display) pairs for one item; first display wins."""
+    union: dict[str, str] = {}
+    for pairs in sightings:
+        for name, display in pairs:
+            union.setdefault(name, display)
+    return union
