@@ -559,6 +559,11 @@ def test_overlapping_runs_poll_each_source_once(engine: Engine, srv: FeedServer)
     assert [srv.count(p) for p in paths] == [2, 2, 2]
 
 
+def lock_row(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(locks.LOCK).where(locks.LOCK.c.name == LOCK_NAME)).mappings().one())
+
+
 def test_overlapping_runs_in_two_threads(engine: Engine, srv: FeedServer) -> None:
     srv.reply("/slow.rdf", Response(200, hatena_rdf("slow", [GO]), [("Content-Type", RDF)], delay=1.0))
     config = make_config([{"url": srv.url("/slow.rdf"), "kind": "site"}])
@@ -577,14 +582,14 @@ def test_live_lock_blocks_and_expired_lease_is_taken_over(engine: Engine, srv: F
     srv.route("/f.rdf", hatena_rdf("f", [GO]), content_type=RDF)
     config = make_config([{"url": srv.url("/f.rdf"), "kind": "site"}])
     owner = "elsewhere.example:4242:deadbeef"
-    assert locks.acquire(engine, LOCK_NAME, owner, 1.0, datetime.now(UTC)) is None
+    taken = datetime.now(UTC)
+    assert locks.acquire(engine, LOCK_NAME, owner, 60.0, taken) is None
 
-    blocked = poll(engine, config)
+    blocked = poll(engine, config, clock=lambda: taken + timedelta(seconds=59))
     assert blocked.locked_by is not None and blocked.locked_by.owner == owner
     assert srv.count("/f.rdf") == 0
 
-    time.sleep(1.2)
-    report = poll(engine, config)
+    report = poll(engine, config, clock=lambda: taken + timedelta(seconds=61))
     assert report.locked_by is None and [o.status for o in report.outcomes] == ["new"]
     assert srv.count("/f.rdf") == 1
 
@@ -607,15 +612,34 @@ def test_lock_of_a_dead_local_process_is_taken_over(engine: Engine, srv: FeedSer
 
 
 def test_lease_is_renewed_during_a_long_run(engine: Engine, srv: FeedServer) -> None:
-    srv.reply("/long.rdf", Response(200, hatena_rdf("long", [GO]), [("Content-Type", RDF)], delay=2.0))
+    # The run's clock jumps far past its lease while the feed is held open; the second run
+    # reads the same clock, so only the first run's renewal (every ttl/3) keeps the lease.
+    release = threading.Event()
+    body = hatena_rdf("long", [GO])
+
+    def held(_request: object) -> Response:
+        release.wait(timeout=10)
+        return Response(200, body, [("Content-Type", RDF)])
+
+    srv.handle("/long.rdf", held)
     config = make_config([{"url": srv.url("/long.rdf"), "kind": "site"}])
+    start = datetime.now(UTC)
+    now = [start]
     results: list[RunReport] = []
-    first = threading.Thread(target=lambda: results.append(poll(engine, config, lock_ttl=0.6)))
+    first = threading.Thread(
+        target=lambda: results.append(poll(engine, config, lock_ttl=0.3, clock=lambda: now[0]))
+    )
     first.start()
-    assert srv.wait_for("/long.rdf", 1, timeout=5)
-    time.sleep(1.0)  # longer than the lease: only renewal keeps it
-    second = poll(engine, config, lock_ttl=0.6)
-    first.join(timeout=10)
+    try:
+        assert srv.wait_for("/long.rdf", 1, timeout=5)
+        now[0] = start + timedelta(hours=1)  # a lease taken at start has long run out
+        deadline = time.monotonic() + 5
+        while lock_row(engine)["expires_at"] < now[0] and time.monotonic() < deadline:
+            time.sleep(0.01)  # waits for the renewal task to run, not for time to pass
+        second = poll(engine, config, lock_ttl=0.3, clock=lambda: now[0])
+    finally:
+        release.set()
+        first.join(timeout=10)
     assert second.locked_by is not None and second.outcomes == []
     assert results[0].locked_by is None and [o.status for o in results[0].outcomes] == ["new"]
     assert srv.count("/long.rdf") == 1
