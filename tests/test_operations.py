@@ -216,6 +216,17 @@ def busy_feeds() -> Iterator[tuple[Served, threading.Event]]:
         yield Served(srv, feeds), release
 
 
+SEED_ENV = "AGGREGATOR_TEST_SEED"
+
+
+def kill_point_random() -> tuple[random.Random, int]:
+    """A generator for the kill point, seeded from $AGGREGATOR_TEST_SEED or afresh; the seed is printed."""
+    chosen = os.environ.get(SEED_ENV)
+    seed = int(chosen) if chosen else random.SystemRandom().randrange(2**32)
+    print(f"kill point seed {seed}: rerun with {SEED_ENV}={seed}")
+    return random.Random(seed), seed
+
+
 def test_kill_9_mid_poll_then_rerun(
     tmp_path: Path, sqlite_url: str, busy_feeds: tuple[Served, threading.Event]
 ) -> None:
@@ -225,9 +236,13 @@ def test_kill_9_mid_poll_then_rerun(
     args = ["--config", str(config), "--db", sqlite_url, "poll", "--force"]
     # Kill inside a write: the n-th time one is seen open once k sources are in (or, should the
     # writes outrun the probe, once every fast source is in and only the slow one is left).
-    after_sources = random.randint(1, FAST_SOURCES - 1)
-    writes_seen_at_kill = random.randint(1, 60)
-    where = f"kill after {after_sources} sources, write seen {writes_seen_at_kill} times"
+    rng, seed = kill_point_random()
+    after_sources = rng.randint(1, FAST_SOURCES - 1)
+    writes_seen_at_kill = rng.randint(1, 60)
+    where = (
+        f"kill after {after_sources} sources, write seen {writes_seen_at_kill} times"
+        f" (reproduce: {SEED_ENV}={seed})"
+    )
 
     proc = start_cli(args, cwd=tmp_path)
     try:
