@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from feedserver import FeedServer
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from aggregator.config import SourceConfig, parse_config
@@ -565,13 +565,24 @@ def test_cursor_pagination_does_not_depend_on_the_server_time_zone(pg_url: str) 
 
 
 def test_a_database_from_an_older_version_gains_new_nullable_columns(db_url: str) -> None:
+    # Was: only "SELECT said_at does not raise". What a user upgrading notices: the items an
+    # older version stored are still listed, and new polls record the column again.
     eng = make_engine(db_url)
+    src = setup_sources(eng, SourceConfig(FEED_URL, "feed", "Example blog"))[FEED_URL]
+    write(eng, src, [entry("https://example.org/old", "stored by an older version", at(1))])
     with eng.begin() as conn:
-        conn.execute(text('ALTER TABLE sighting DROP COLUMN said_at'))
+        conn.execute(text("ALTER TABLE sighting DROP COLUMN said_at"))
     eng.dispose()
     reopened = make_engine(db_url)
     try:
+        assert "said_at" in {column["name"] for column in inspect(reopened).get_columns("sighting")}
         with reopened.connect() as conn:
-            conn.execute(text("SELECT said_at FROM sighting"))
+            assert conn.execute(select(SIGHTING.c.said_at)).scalars().all() == [None]
+        assert [v.title for v in query(reopened)] == ["stored by an older version"]
+        write(reopened, src, [entry("https://example.org/new", "stored after the upgrade", at(2))])
+        with reopened.connect() as conn:
+            said = conn.execute(select(SIGHTING.c.said_at).order_by(SIGHTING.c.said_at)).scalars().all()
+        assert said == [at(2), None] or said == [None, at(2)]
+        assert titles(query(reopened)) == {"stored by an older version", "stored after the upgrade"}
     finally:
         reopened.dispose()
