@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
+import tomllib
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
+import feedparser
 import html5lib
 import httpx
 import pytest
@@ -20,7 +24,7 @@ from feedcheck import assert_safe_html, parse_back
 from feedserver import FeedServer, Response
 from procs import cli_command, cli_env, free_port
 from sqlalchemy.engine import Engine
-from test_api import NOW, TestClient, client_for, poll, sample_config, serve_samples
+from test_api import DEMO_CONFIG, NOW, SAMPLES, TestClient, client_for, poll, sample_config, serve_samples
 
 from aggregator.api import create_app
 from aggregator.config import Config, load_config
@@ -223,8 +227,98 @@ def assert_listing_shows(pages: Pages, url: str, items: list[ItemView]) -> None:
         assert who == expected_who
 
 
+# --------------------------------------------------------------------------- expected listings
+# Computed from the sample files and feeds/demo.toml alone, with feedparser / json and the
+# rules the design notes state, never through select_slice: one article per link (http and
+# https folded, host lower-cased, utm_* parameters and in-page fragments dropped), carrying
+# every feed's tags (the entry's own plus its source's, NFKC + casefold, aliases applied) and
+# the highest bookmark count any feed gave.
+
+
+@dataclass
+class Article:
+    titles: set[str]
+    tags: set[str]
+    count: int | None
+    host: str
+
+
+def article_key(link: str) -> str:
+    parts = urlsplit(link)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
+    return f"https://{(parts.hostname or '').lower()}{parts.path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def fold_tag(tag: str, aliases: dict[str, str]) -> str:
+    name = unicodedata.normalize("NFKC", tag).casefold().strip()
+    return aliases.get(name, name)
+
+
+def demo_aliases() -> dict[str, str]:
+    demo = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
+    return {fold_tag(k, {}): fold_tag(v, {}) for k, v in demo["aliases"].items()}
+
+
+def sample_articles() -> dict[str, Article]:
+    demo = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
+    aliases = demo_aliases()
+    articles: dict[str, Article] = {}
+    for source in demo["sources"]:
+        path = SAMPLES / source["url"].rsplit("/", 1)[-1]
+        if path.name == "broken.xml":
+            continue
+        entries: list[tuple[str, str, list[str], int | None]] = []
+        if path.suffix == ".json":
+            for item in json.loads(path.read_bytes())["items"]:
+                entries.append((item["url"], item["title"], list(item.get("tags", [])), None))
+        else:
+            for entry in feedparser.parse(path.read_bytes()).entries:
+                count = entry.get("hatena_bookmarkcount")
+                terms = [tag.term for tag in entry.get("tags", [])]
+                entries.append((entry.link, entry.title, terms, int(count) if count else None))
+        for link, title, tags, count in entries:
+            key = article_key(link)
+            article = articles.setdefault(key, Article(set(), set(), None, urlsplit(key).hostname or ""))
+            article.titles.add(title)
+            article.tags |= {fold_tag(tag, aliases) for tag in [*tags, *source.get("tags", [])]}
+            if count is not None:
+                article.count = max(count, article.count or 0)
+    return articles
+
+
+def expected_listing(
+    *, tag: str | None = None, site: str | None = None, min_bookmarks: int = 0
+) -> dict[str, Article]:
+    aliases = demo_aliases()
+    return {
+        key: article
+        for key, article in sample_articles().items()
+        if (tag is None or fold_tag(tag, aliases) in article.tags)
+        and (site is None or article.host == site or article.host.endswith("." + site))
+        and (article.count or 0) >= min_bookmarks
+    }
+
+
+def assert_listing_is(pages: Pages, url: str, expected: dict[str, Article]) -> None:
+    """The page lists exactly the expected articles, newest first, with their titles and counts."""
+    lis = listing(pages, url)
+    shown = {article_key(by_class(li, "a", "title")[0].get("href")): li for li in lis}
+    assert len(shown) == len(lis)
+    assert set(shown) == set(expected), url
+    for key, li in shown.items():
+        assert text(by_class(li, "a", "title")[0]) in expected[key].titles
+        count = expected[key].count
+        assert [text(c) for c in by_class(li, "span", "count")] == ([f"{count} users"] if count else [])
+    dates = [text(by_class(li, "div", "meta")[0])[:10] for li in lis]
+    assert dates == sorted(dates, reverse=True)
+
+
 def test_tag_listing(pages: Pages) -> None:
+    expected = expected_listing(tag="kubernetes")
+    assert len(expected) >= 10
+    assert_listing_is(pages, "/tag/kubernetes", expected)
     items = pages.items(tag="kubernetes")
+    assert {article_key(item.link or "") for item in items} == set(expected)
     assert_listing_shows(pages, "/tag/kubernetes", items)
     lis = {text(by_class(li, "a", "title")[0]): li for li in listing(pages, "/tag/kubernetes")}
     micro = lis["なぜMicroservicesか?"]
@@ -239,7 +333,11 @@ def test_tag_listing(pages: Pages) -> None:
 
 
 def test_site_listing(pages: Pages) -> None:
+    expected = expected_listing(site="deeeet.com")
+    assert len(expected) >= 20
+    assert_listing_is(pages, "/site/deeeet.com", expected)
     items = pages.items(site="deeeet.com")
+    assert {article_key(item.link or "") for item in items} == set(expected)
     assert_listing_shows(pages, "/site/deeeet.com", items)
     for li in listing(pages, "/site/deeeet.com"):
         host = urlsplit(by_class(li, "a", "title")[0].get("href")).hostname or ""
@@ -251,8 +349,17 @@ def test_site_listing(pages: Pages) -> None:
 
 
 def test_listing_with_filters(pages: Pages) -> None:
-    items = pages.items(tag="kubernetes", min_bookmarks="250")
-    assert_listing_shows(pages, "/tag/kubernetes?min_bookmarks=250", items)
+    popular = expected_listing(tag="kubernetes", min_bookmarks=250)
+    assert 0 < len(popular) < len(expected_listing(tag="kubernetes"))
+    assert_listing_is(pages, "/tag/kubernetes?min_bookmarks=250", popular)
+    assert_listing_shows(
+        pages, "/tag/kubernetes?min_bookmarks=250", pages.items(tag="kubernetes", min_bookmarks="250")
+    )
+    go_posts = expected_listing(site="deeeet.com", tag="golang")
+    assert len(go_posts) > 3
+    assert_listing_is(pages, "/site/deeeet.com?tag=golang", go_posts)
+    everything = [text(li) for li in listing(pages, "/site/deeeet.com?tag=golang")]
+    assert [text(li) for li in listing(pages, "/site/deeeet.com?tag=golang&limit=3")] == everything[:3]
     assert_listing_shows(
         pages, "/site/deeeet.com?tag=golang&limit=3", pages.items(site="deeeet.com", tag="golang", limit=3)
     )
