@@ -23,8 +23,9 @@ from sqlalchemy.engine import Engine
 from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
+from .demo import DEFAULT_SAMPLES_PORT, DemoOptions, run_demo
 from .errors import ConfigError, QueryError, StorageError
-from .filters import parse_filter
+from .filters import VOCABULARY, parse_filter
 from .opml import read_opml, write_opml
 from .poller import Poller, SourceOutcome
 from .store.slices import select_slice, source_rows
@@ -82,10 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     sources.set_defaults(func=cmd_sources)
 
     items = sub.add_parser("items", help="list items matching filters (same vocabulary as the feeds)")
-    for name in ("tag", "any-tag", "not-tag", "source"):
-        items.add_argument(f"--{name}", action="append", default=[])
-    for name in ("site", "q", "since", "until", "min-bookmarks", "limit"):
-        items.add_argument(f"--{name}")
+    for param in VOCABULARY:
+        flag = "--" + param.name.replace("_", "-")
+        metavar = param.kind.upper()
+        if param.repeatable:
+            items.add_argument(
+                flag, action="append", default=[], metavar=metavar, help=param.help + " (repeatable)"
+            )
+        else:
+            items.add_argument(flag, metavar=metavar, help=param.help)
     items.add_argument("--json", action="store_true")
     items.set_defaults(func=cmd_items)
 
@@ -104,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="offline demo: ingest the bundled samples, then serve")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--samples-port", type=int, default=8001)
+    demo.add_argument("--samples-port", type=int, default=DEFAULT_SAMPLES_PORT)
     demo.add_argument("--no-serve", action="store_true", help="ingest and exit")
     demo.set_defaults(func=cmd_demo)
     return parser
@@ -219,13 +225,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def cmd_items(args: argparse.Namespace) -> int:
     config = open_config(args)
-    params: dict[str, Any] = {}
-    for name in ("tag", "any_tag", "not_tag", "source"):
-        if getattr(args, name):
-            params[name] = getattr(args, name)
-    for name in ("site", "q", "since", "until", "min_bookmarks", "limit"):
-        if getattr(args, name) is not None:
-            params[name] = getattr(args, name)
+    given = {param.name: getattr(args, param.name) for param in VOCABULARY}
+    params = {name: value for name, value in given.items() if value not in (None, [])}
     flt = parse_filter(params, aliases=config.aliases, now=utcnow())
     engine = open_engine(args)
     with engine.connect() as conn:
@@ -295,9 +296,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
-    return run_demo(args)
+    options = DemoOptions(
+        config=Path(args.config) if args.config else None,
+        db=args.db,
+        host=args.host,
+        port=args.port,
+        samples_port=args.samples_port,
+        serve=not args.no_serve,
+    )
+    return run_demo(options, OutcomePrinter())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,9 @@
 """Settings and the ``feeds/feeds.toml`` model: sources, aliases, poller and server options, outputs.
 
-Loading validates everything up front and raises ``ConfigError`` naming the
-file, the entry and the key, so a bad file never reaches the database.
+The sections are pydantic dataclasses; ``parse_config`` validates a whole document
+up front and raises ``ConfigError`` naming the file, the entry and the key, so a bad
+file never reaches the database. Reading the environment for paths is here too;
+what a section means to the poller, the server or storage belongs to them.
 """
 
 from __future__ import annotations
@@ -9,54 +11,161 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic import dataclasses as pydantic_dataclasses
+
+from .clock import Clock, utcnow
+from .config_errors import describe_errors
+from .durations import parse_duration
 from .errors import ConfigError, QueryError
-from .filters import parse_filter
+from .fetch.model import FetchLimits
+from .filters import PARAMS, parse_filter
 from .identity import fold_aliases, normalize_tag
 
 KINDS = ("site", "tag", "user", "feed")
 DEFAULT_CONFIG = Path("feeds/feeds.toml")
 DEFAULT_DB = "sqlite:///aggregator.db"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION = 365 * 86400
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-FILTER_KEYS = ("tag", "any_tag", "not_tag", "site", "source", "q", "since", "until", "min_bookmarks", "limit")
+_RESERVED_SLUGS = {"all", "tag", "site"}
+_SECTION = ConfigDict(extra="forbid")
 
 
-@dataclass(frozen=True)
+def _duration(value: object) -> int:
+    seconds = parse_duration(value)
+    if not 0 < seconds <= MAX_DURATION:
+        raise ValueError(f"duration out of range: {value!r}")
+    return int(seconds)
+
+
+def _optional_duration(value: object) -> int | None:
+    return None if value is None else _duration(value)
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _optional_flag(value: object) -> bool | None:
+    return None if value is None else _flag(value)
+
+
+def _positive(kind: type[int] | type[float]) -> PlainValidator:
+    def check(value: object) -> int | float:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return kind(value)
+        raise ValueError(f"expected a positive number, got {value!r}")
+
+    return PlainValidator(check)
+
+
+def _http_url(value: object) -> str:
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value.strip()):
+        raise ValueError(f"expected an http(s) URL, got {value!r}")
+    return value.strip()
+
+
+def _kind(value: object) -> str:
+    if value not in KINDS:
+        raise ValueError(f"expected one of {', '.join(KINDS)}, got {value!r}")
+    return str(value)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(t, str) and t.strip() for t in value):
+        raise ValueError("expected a list of non-empty strings")
+    return tuple(value)
+
+
+def _aliases(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("every alias must map a string to a string")
+    return fold_aliases(value)
+
+
+def _timezone(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f'expected a time zone name such as "Asia/Tokyo", got {value!r}')
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f'unknown time zone {value!r} (e.g. "Asia/Tokyo", "UTC")') from None
+    return value.strip()
+
+
+Duration = Annotated[int, PlainValidator(_duration)]
+Flag = Annotated[bool, PlainValidator(_flag)]
+PositiveInt = Annotated[int, _positive(int)]
+PositiveFloat = Annotated[float, _positive(float)]
+
+
+@pydantic_dataclasses.dataclass(frozen=True, config=_SECTION)
 class SourceConfig:
-    url: str
-    kind: str = "feed"
-    title: str = ""
-    tags: tuple[str, ...] = ()
-    interval: int | None = None  # seconds; None: the poller default
-    allow_private_networks: bool | None = None
+    """One ``[[sources]]`` entry."""
+
+    url: Annotated[str, PlainValidator(_http_url)]
+    kind: Annotated[str, PlainValidator(_kind)] = "feed"
+    title: Annotated[str, PlainValidator(lambda v: _text(v).strip())] = ""
+    tags: Annotated[tuple[str, ...], PlainValidator(_tags)] = ()
+    interval: Annotated[int | None, PlainValidator(_optional_duration)] = None  # seconds; None: [poller]
+    allow_private_networks: Annotated[bool | None, PlainValidator(_optional_flag)] = None
 
 
-@dataclass(frozen=True)
+@pydantic_dataclasses.dataclass(frozen=True, config=_SECTION)
 class PollerConfig:
-    interval: int = 1800
-    min_interval: int = 300
-    max_interval: int = 86400
-    allow_private_networks: bool = False
-    concurrency: int = 16
-    per_host: int = 2
-    connect_timeout: float = 10.0
-    total_timeout: float = 30.0
-    max_bytes: int = 15 * 1024 * 1024
-    max_redirects: int = 5
-    max_items_per_feed: int = 1000
-    run_deadline: float = 600.0
+    """The ``[poller]`` table."""
+
+    interval: Duration = 1800
+    min_interval: Duration = 300
+    max_interval: Duration = 86400
+    allow_private_networks: Flag = False
+    concurrency: PositiveInt = 16
+    per_host: PositiveInt = 2
+    connect_timeout: PositiveFloat = 10.0
+    total_timeout: PositiveFloat = 30.0
+    max_bytes: PositiveInt = 15 * 1024 * 1024
+    max_redirects: PositiveInt = 5
+    max_items_per_feed: PositiveInt = 1000
+    run_deadline: Duration = 600
+
+    @property
+    def fetch_limits(self) -> FetchLimits:
+        """The limits of each fetch: the fields this table shares with ``FetchLimits``."""
+        shared = {f.name for f in fields(FetchLimits)} & {f.name for f in fields(self)}
+        values: dict[str, Any] = {name: getattr(self, name) for name in shared}
+        return FetchLimits(**values, allow_private=self.allow_private_networks)
 
 
-@dataclass(frozen=True)
+@pydantic_dataclasses.dataclass(frozen=True, config=_SECTION)
 class ServerConfig:
-    timezone: str | None = None  # the zone dates are shown in on the HTML pages; None: the local zone
+    """The ``[server]`` table."""
+
+    timezone: Annotated[str | None, PlainValidator(_timezone)] = None  # None: the local zone
 
     @property
     def zone(self) -> ZoneInfo | None:
@@ -64,12 +173,55 @@ class ServerConfig:
         return ZoneInfo(self.timezone) if self.timezone else None
 
 
-@dataclass(frozen=True)
+@pydantic_dataclasses.dataclass(frozen=True, config=_SECTION)
 class OutputConfig:
+    """One ``[[outputs]]`` entry: a named feed; its filter keys are gathered into ``filters``."""
+
     slug: str
-    title: str
-    description: str = ""
+    title: Annotated[str, PlainValidator(_text)]
+    description: Annotated[str, PlainValidator(_text)] = ""
     filters: dict[str, Any] = field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_filters(cls, entry: Any) -> Any:
+        if not isinstance(entry, dict):
+            return entry
+        allowed = {"slug", "title", "description", *PARAMS}
+        unknown = sorted(set(entry) - allowed)
+        if unknown:
+            raise ValueError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+        own = {k: v for k, v in entry.items() if k not in PARAMS}
+        return {"title": entry.get("slug"), **own, "filters": {k: v for k, v in entry.items() if k in PARAMS}}
+
+    @field_validator("slug", mode="plain")
+    @classmethod
+    def _check_slug(cls, slug: object) -> str:
+        if not isinstance(slug, str) or not _SLUG.match(slug) or slug in _RESERVED_SLUGS:
+            raise ValueError(f"expected lowercase letters, digits and '-', got {slug!r}")
+        return slug
+
+    @field_validator("filters", mode="after")
+    @classmethod
+    def _check_filters(cls, filters: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if info.context is not None:
+            try:
+                parse_filter(filters, now=info.context["now"])
+            except (QueryError, TypeError) as exc:
+                raise ValueError(str(exc)) from None
+        return filters
+
+
+class ConfigFile(BaseModel):
+    """A whole ``feeds.toml`` as written; ``Config`` is what the rest of the code reads."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sources: list[SourceConfig] = []
+    aliases: Annotated[dict[str, str], PlainValidator(_aliases)] = {}
+    poller: PollerConfig = PollerConfig()
+    server: ServerConfig = ServerConfig()
+    outputs: list[OutputConfig] = []
 
 
 @dataclass(frozen=True)
@@ -86,23 +238,12 @@ class Config:
         return normalize_tag(tag, self.aliases)
 
 
-def parse_duration(value: object) -> int:
-    """``"30m"``, ``"2h"``, ``"1d"``, ``90`` (seconds) -> seconds.
-
-    Raises:
-        ValueError: not a duration.
-    """
-    if isinstance(value, bool):
-        raise ValueError("not a duration")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise ValueError(f'not a duration: {value!r} (use e.g. 90, "30m", "2h", "1d")')
-    if seconds <= 0 or seconds > 365 * 86400:
-        raise ValueError(f"duration out of range: {value!r}")
-    return int(seconds)
+_ALLOWED = {
+    "": ConfigFile.model_fields,
+    "sources": [f.name for f in fields(SourceConfig)],
+    "poller": [f.name for f in fields(PollerConfig)],
+    "server": [f.name for f in fields(ServerConfig)],
+}
 
 
 def config_path(cli_value: str | None) -> Path:
@@ -115,8 +256,8 @@ def database_url(cli_value: str | None) -> str:
     return cli_value or os.environ.get("AGGREGATOR_DB") or DEFAULT_DB
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate a feeds.toml.
+def load_config(path: Path, *, clock: Clock = utcnow) -> Config:
+    """Read and validate a feeds.toml; ``clock`` dates the outputs' ages while they are checked.
 
     Raises:
         ConfigError: unreadable file, bad TOML, or an invalid entry (message names file, entry, key).
@@ -129,138 +270,35 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    return parse_config(raw, path)
+    return parse_config(raw, path, clock=clock)
 
 
-def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
-    """Validate an already-decoded TOML document."""
+def parse_config(raw: dict[str, Any], path: Path | None = None, *, clock: Clock = utcnow) -> Config:
+    """Validate an already-decoded TOML document.
+
+    Raises:
+        ConfigError: an invalid entry (the message names the file, the entry and the key).
+    """
     where = str(path) if path else "<config>"
-    _check_keys(raw, {"sources", "aliases", "poller", "server", "outputs"}, where)
-    aliases_raw = raw.get("aliases", {})
-    if not isinstance(aliases_raw, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in aliases_raw.items()
-    ):
-        raise ConfigError(f"{where}: [aliases]: every alias must map a string to a string")
-    aliases = fold_aliases(aliases_raw)
-    poller = _parse_poller(raw.get("poller", {}), where)
-    sources = _parse_sources(raw.get("sources", []), where)
-    outputs = _parse_outputs(raw.get("outputs", []), where)
-    server = _parse_server(raw.get("server", {}), where)
-    return Config(path=path, sources=sources, aliases=aliases, poller=poller, server=server, outputs=outputs)
-
-
-def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
-
-
-def _parse_poller(table: object, where: str) -> PollerConfig:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [poller] must be a table")
-    defaults = PollerConfig()
-    allowed = set(PollerConfig.__dataclass_fields__)
-    _check_keys(table, allowed, f"{where}: [poller]")
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        default = getattr(defaults, key)
-        ctx = f"{where}: [poller] key {key!r}"
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{ctx}: expected true or false, got {value!r}")
-            values[key] = value
-        elif key.endswith("interval") or key == "run_deadline":
-            try:
-                values[key] = parse_duration(value)
-            except ValueError as exc:
-                raise ConfigError(f"{ctx}: {exc}") from exc
-        elif isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            values[key] = type(default)(value)
-        else:
-            raise ConfigError(f"{ctx}: expected a positive number, got {value!r}")
-    return PollerConfig(**{**defaults.__dict__, **values})
-
-
-def _parse_server(table: object, where: str) -> ServerConfig:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [server] must be a table")
-    _check_keys(table, {"timezone"}, f"{where}: [server]")
-    timezone = table.get("timezone")
-    if timezone is None:
-        return ServerConfig()
-    ctx = f"{where}: [server] key 'timezone'"
-    if not isinstance(timezone, str) or not timezone.strip():
-        raise ConfigError(f'{ctx}: expected a time zone name such as "Asia/Tokyo", got {timezone!r}')
     try:
-        ZoneInfo(timezone.strip())
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f'{ctx}: unknown time zone {timezone!r} (e.g. "Asia/Tokyo", "UTC")') from exc
-    return ServerConfig(timezone.strip())
+        document = ConfigFile.model_validate(raw, context={"now": clock()})
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {describe_errors(exc, raw, _ALLOWED)}") from None
+    _check_unique(where, "sources", "url", [s.url for s in document.sources], "duplicate source {}")
+    _check_unique(where, "outputs", "slug", [o.slug for o in document.outputs], "duplicate slug {!r}")
+    return Config(
+        path=path,
+        sources=tuple(document.sources),
+        aliases=document.aliases,
+        poller=document.poller,
+        server=document.server,
+        outputs=tuple(document.outputs),
+    )
 
 
-def _parse_sources(entries: object, where: str) -> tuple[SourceConfig, ...]:
-    if not isinstance(entries, list):
-        raise ConfigError(f"{where}: [[sources]] must be an array of tables")
+def _check_unique(where: str, section: str, key: str, values: list[str], message: str) -> None:
     seen: set[str] = set()
-    result = []
-    for index, entry in enumerate(entries, 1):
-        ctx = f"{where}: [[sources]] entry {index}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{ctx}: must be a table")
-        _check_keys(entry, {"url", "title", "kind", "tags", "interval", "allow_private_networks"}, ctx)
-        url = entry.get("url")
-        if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+", url.strip()):
-            raise ConfigError(f"{ctx}: key 'url': expected an http(s) URL, got {url!r}")
-        url = url.strip()
-        if url in seen:
-            raise ConfigError(f"{ctx}: key 'url': duplicate source {url}")
-        seen.add(url)
-        kind = entry.get("kind", "feed")
-        if kind not in KINDS:
-            raise ConfigError(f"{ctx} ({url}): key 'kind': expected one of {', '.join(KINDS)}, got {kind!r}")
-        title = entry.get("title", "")
-        if not isinstance(title, str):
-            raise ConfigError(f"{ctx} ({url}): key 'title': expected a string")
-        tags = entry.get("tags", [])
-        if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
-            raise ConfigError(f"{ctx} ({url}): key 'tags': expected a list of non-empty strings")
-        interval = None
-        if "interval" in entry:
-            try:
-                interval = parse_duration(entry["interval"])
-            except ValueError as exc:
-                raise ConfigError(f"{ctx} ({url}): key 'interval': {exc}") from exc
-        private = entry.get("allow_private_networks")
-        if private is not None and not isinstance(private, bool):
-            raise ConfigError(f"{ctx} ({url}): key 'allow_private_networks': expected true or false")
-        result.append(SourceConfig(url, kind, title.strip(), tuple(tags), interval, private))
-    return tuple(result)
-
-
-def _parse_outputs(entries: object, where: str) -> tuple[OutputConfig, ...]:
-    if not isinstance(entries, list):
-        raise ConfigError(f"{where}: [[outputs]] must be an array of tables")
-    seen: set[str] = set()
-    result = []
-    for index, entry in enumerate(entries, 1):
-        ctx = f"{where}: [[outputs]] entry {index}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{ctx}: must be a table")
-        _check_keys(entry, {"slug", "title", "description", *FILTER_KEYS}, ctx)
-        slug = entry.get("slug")
-        if not isinstance(slug, str) or not _SLUG.match(slug) or slug in {"all", "tag", "site"}:
-            raise ConfigError(f"{ctx}: key 'slug': expected lowercase letters, digits and '-', got {slug!r}")
-        if slug in seen:
-            raise ConfigError(f"{ctx}: key 'slug': duplicate slug {slug!r}")
-        seen.add(slug)
-        title = entry.get("title", slug)
-        description = entry.get("description", "")
-        if not isinstance(title, str) or not isinstance(description, str):
-            raise ConfigError(f"{ctx} ({slug}): keys 'title' and 'description' must be strings")
-        filters = {k: v for k, v in entry.items() if k in FILTER_KEYS}
-        try:
-            parse_filter(filters, now=datetime.now(UTC))
-        except (QueryError, TypeError) as exc:
-            raise ConfigError(f"{ctx} ({slug}): {exc}") from exc
-        result.append(OutputConfig(slug, title, description, filters))
-    return tuple(result)
+    for index, value in enumerate(values, 1):
+        if value in seen:
+            raise ConfigError(f"{where}: [[{section}]] entry {index}: key {key!r}: {message.format(value)}")
+        seen.add(value)

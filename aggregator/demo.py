@@ -3,7 +3,6 @@ through the real poller, then serve the republished feeds and print URLs to try.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import functools
@@ -12,17 +11,16 @@ import shlex
 import sys
 import threading
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .cli import OutcomePrinter
 from .config import Config, load_config
 from .db import make_engine
 from .errors import ConfigError
-from .poller import Poller
+from .poller import Poller, SourceOutcome
 from .store.slices import source_rows
 from .store.sources import move_sources
 
@@ -38,6 +36,25 @@ TYPES = {
     ".xml": "text/html",
     ".atom": "application/atom+xml",
 }
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``aggregator demo`` was asked: its configuration, database and ports."""
+
+    config: Path | None = None  # None: feeds/demo.toml
+    db: str | None = None  # None: $AGGREGATOR_DB, else sqlite:///aggregator-demo.db
+    host: str = "127.0.0.1"
+    port: int = 8000
+    samples_port: int = DEFAULT_SAMPLES_PORT
+    serve: bool = True  # False: ingest and exit
+
+
+class OutcomePrinter(Protocol):
+    """Shows each source's outcome as the poll goes, then ends its progress line."""
+
+    def __call__(self, outcome: SourceOutcome) -> None: ...
+    def finish(self) -> None: ...
 
 
 class SampleHandler(SimpleHTTPRequestHandler):
@@ -112,25 +129,26 @@ def program_name() -> str:
     return str(relative_to_cwd(Path(invoked).absolute()))
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    config_file = Path(args.config) if args.config else DEMO_CONFIG
-    config = samples_on_port(load_config(config_file), args.samples_port)
-    db = args.db or os.environ.get("AGGREGATOR_DB") or DEMO_DB
+def run_demo(options: DemoOptions, printer: OutcomePrinter) -> int:
+    """Serve the samples, poll them into the demo database, print what to try, then serve."""
+    config_file = options.config or DEMO_CONFIG
+    config = samples_on_port(load_config(config_file), options.samples_port)
+    db = options.db or os.environ.get("AGGREGATOR_DB") or DEMO_DB
     try:
-        samples = start_sample_server(args.samples_port)
+        samples = start_sample_server(options.samples_port)
     except OSError as exc:
         raise ConfigError(
-            f"cannot serve the samples on 127.0.0.1:{args.samples_port}: {exc} "
+            f"cannot serve the samples on 127.0.0.1:{options.samples_port}: {exc} "
             "(choose another port with --samples-port)"
         ) from exc
     engine = make_engine(db)
     with engine.begin() as conn:
         move_sources(conn, sample_moves((r["url"] for r in source_rows(conn)), config))
     print(
-        f"1. ingesting the bundled snapshots ({SAMPLES}) from http://127.0.0.1:{args.samples_port}/ into {db}"
+        f"1. ingesting the bundled snapshots ({SAMPLES}) "
+        f"from http://127.0.0.1:{options.samples_port}/ into {db}"
     )
     try:
-        printer = OutcomePrinter()
         report = asyncio.run(Poller(engine, config, on_outcome=printer).run_once(force=True))
         printer.finish()
         print("   " + report.summary())
@@ -142,9 +160,9 @@ def run_demo(args: argparse.Namespace) -> int:
     print("   the README's commands read it when given the demo's configuration and database:")
     for command in commands:
         print(f"     {command}")
-    if args.no_serve:
+    if not options.serve:
         return 0
-    base = f"http://{args.host}:{args.port}"
+    base = f"http://{options.host}:{options.port}"
     print(f"\n2. serving on {base}/  — try:")
     for path in (
         "/",
@@ -162,5 +180,5 @@ def run_demo(args: argparse.Namespace) -> int:
     print("   Ctrl-C stops.\n", flush=True)
     from .api import serve
 
-    serve(engine, config, host=args.host, port=args.port)
+    serve(engine, config, host=options.host, port=options.port)
     return 0

@@ -12,20 +12,47 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 from urllib.parse import urlencode
 
+from .durations import parse_duration
 from .errors import QueryError
 from .identity import normalize_host, normalize_tag
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_VALUES = 20
-MAX_LENGTHS = {"tag": 100, "any_tag": 100, "not_tag": 100, "site": 253, "source": 2048, "q": 200}
-REPEATABLE = ("tag", "any_tag", "not_tag", "source")
-SINGLE = ("site", "q", "since", "until", "min_bookmarks", "limit")
-PARAMS = REPEATABLE + SINGLE
-_AGE = re.compile(r"^([0-9]{1,6})([mhdw])$")
-_AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass(frozen=True)
+class FilterParam:
+    """One filter parameter, as a URL query, a ``[[outputs]]`` key and an ``items`` flag spell it."""
+
+    name: str
+    repeatable: bool
+    kind: Literal["tag", "source", "host", "text", "when", "count"]
+    help: str
+    max_length: int = 64
+
+
+VOCABULARY = (
+    FilterParam("tag", True, "tag", "items with every one of these tags", 100),
+    FilterParam("any_tag", True, "tag", "items with at least one of these tags", 100),
+    FilterParam("not_tag", True, "tag", "items with none of these tags", 100),
+    FilterParam("source", True, "source", "items from any of these sources (id or feed URL)", 2048),
+    FilterParam("site", False, "host", "items linking to this host or its subdomains", 253),
+    FilterParam("q", False, "text", "items whose title or text contains these words", 200),
+    FilterParam("since", False, "when", "items published since a date, a datetime or an age (7d)"),
+    FilterParam("until", False, "when", "items published until a date, a datetime or an age (7d)"),
+    FilterParam("min_bookmarks", False, "count", "items bookmarked by at least this many users"),
+    FilterParam(
+        "limit", False, "count", f"at most this many items (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})"
+    ),
+)
+PARAMS = tuple(p.name for p in VOCABULARY)
+REPEATABLE = tuple(p.name for p in VOCABULARY if p.repeatable)
+SINGLE = tuple(p.name for p in VOCABULARY if not p.repeatable)
+MAX_LENGTHS = {p.name: p.max_length for p in VOCABULARY}
 _HOST = re.compile(r"^[a-z0-9\u00a0-\uffff]([a-z0-9\u00a0-\uffff.-]*[a-z0-9\u00a0-\uffff])?(:[0-9]{1,5})?$")
 
 
@@ -193,9 +220,9 @@ def parse_when(param: str, value: str | None, now: datetime) -> datetime | None:
     if value is None or value == "":
         return None
     text = value.strip()
-    if m := _AGE.match(text):
+    if (age := _age(text)) is not None:
         try:
-            return now - timedelta(seconds=int(m.group(1)) * _AGE_UNITS[m.group(2)])
+            return now - timedelta(seconds=age)
         except OverflowError as exc:
             raise QueryError(param, "age too large") from exc
     try:
@@ -212,6 +239,13 @@ def parse_when(param: str, value: str | None, now: datetime) -> datetime | None:
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except OverflowError as exc:
         raise QueryError(param, f"out of range in UTC: {text!r}") from exc
+
+
+def _age(text: str) -> float | None:
+    try:
+        return parse_duration(text, unit_required=True)
+    except ValueError:
+        return None
 
 
 def _parse_int(param: str, value: str | None, low: int, high: int) -> int | None:
@@ -234,7 +268,7 @@ def _parse_source(value: str) -> str:
 
 
 def _check_length(name: str, value: str) -> str:
-    limit = MAX_LENGTHS.get(name, 64)
+    limit = MAX_LENGTHS[name]
     if len(value) > limit:
         raise QueryError(name, f"longer than {limit} characters")
     if "\x00" in value:

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.cli import main
-from aggregator.config import load_config, parse_duration
+from aggregator.config import load_config, parse_config
 from aggregator.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,6 +90,25 @@ min_bookmarks = 250
         ("[aliases]\nk8s = 3\n", ["[aliases]"]),
         ("[[sources]\n", ["invalid TOML"]),
         ("unknown = 1\n", ["unknown key"]),
+        ("[poller]\ninterval = 0\n", ["[poller] key 'interval'", "out of range"]),
+        (
+            '[[sources]]\nurl = "https://a/"\ninterval = "400d"\n',
+            ["entry 1 (https://a/): key 'interval'", "range"],
+        ),
+        ("[poller]\nbogus = 1\n", ["[poller]: unknown key 'bogus'", "concurrency"]),
+        ('poller = "fast"\n', ["[poller] must be a table"]),
+        ('sources = "https://a/"\n', ["[[sources]] must be an array of tables"]),
+        ("sources = [1]\n", ["[[sources]] entry 1: must be a table"]),
+        ('[[sources]]\ntitle = "no url"\n', ["[[sources]] entry 1: key 'url'"]),
+        ('[[sources]]\nurl = "https://a/"\ntitle = 3\n', ["entry 1 (https://a/): key 'title'", "string"]),
+        ('[[outputs]]\nslug = "ok"\nfilters = "x"\n', ["[[outputs]] entry 1: unknown key 'filters'"]),
+        ('[[outputs]]\nslug = "ok"\ndescription = 1\n', ["[[outputs]] entry 1 (ok): key 'description'"]),
+        (
+            '[[outputs]]\nslug = "a"\n[[outputs]]\nslug = "a"\n',
+            ["[[outputs]] entry 2: key 'slug'", "duplicate"],
+        ),
+        ('[[outputs]]\nslug = "all"\n', ["[[outputs]] entry 1: key 'slug'"]),
+        ('[[outputs]]\nslug = "ok"\nsince = "soon"\n', ["[[outputs]] entry 1 (ok): since:"]),
     ],
 )
 def test_bad_config_names_file_entry_and_key(tmp_path: Path, text: str, fragments: list[str]) -> None:
@@ -100,6 +119,51 @@ def test_bad_config_names_file_entry_and_key(tmp_path: Path, text: str, fragment
     assert str(path) in message
     for fragment in fragments:
         assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[[sources]]\nurl = "https://a/"\nkind = "blog"\n',
+            "[[sources]] entry 1 (https://a/): key 'kind': expected one of site, tag, user, feed, got 'blog'",
+        ),
+        ("[poller]\nconcurrency = -1\n", "[poller] key 'concurrency': expected a positive number, got -1"),
+        (
+            '[poller]\nallow_private_networks = "yes"\n',
+            "[poller] key 'allow_private_networks': expected true or false, got 'yes'",
+        ),
+        ("[aliases]\nk8s = 3\n", "[aliases]: every alias must map a string to a string"),
+        ("unknown = 1\n", "unknown key 'unknown' (allowed: aliases, outputs, poller, server, sources)"),
+        (
+            '[[sources]]\nurl = "https://a/"\n[[sources]]\nurl = "https://a/"\n',
+            "[[sources]] entry 2: key 'url': duplicate source https://a/",
+        ),
+        (
+            '[[outputs]]\nslug = "ok"\nlimit = "abc"\n',
+            "[[outputs]] entry 1 (ok): limit: expected a whole number from 1 to 500, got 'abc'",
+        ),
+    ],
+)
+def test_bad_config_message_is_exact(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: {message}"
+
+
+def test_poller_defaults_and_fetch_limits() -> None:
+    poller = parse_config({"poller": {"total_timeout": 12, "allow_private_networks": True}}).poller
+    assert (poller.interval, poller.concurrency, poller.total_timeout) == (1800, 16, 12.0)
+    limits = poller.fetch_limits
+    assert (limits.total_timeout, limits.connect_timeout, limits.max_bytes) == (12.0, 10.0, poller.max_bytes)
+    assert (limits.max_redirects, limits.allow_private) == (poller.max_redirects, True)
+
+
+def test_output_filters_are_gathered_and_title_defaults_to_slug() -> None:
+    (output,) = parse_config({"outputs": [{"slug": "go", "tag": ["golang"], "since": "7d"}]}).outputs
+    assert (output.slug, output.title, output.description) == ("go", "go", "")
+    assert output.filters == {"tag": ["golang"], "since": "7d"}
 
 
 def test_bad_config_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,19 +177,6 @@ def test_bad_config_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.Ca
 def test_missing_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(tmp_path / "nope.toml"), "poll"]) == 2
     assert "not found" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"), [("30m", 1800), ("2h", 7200), ("1d", 86400), (90, 90), ("45s", 45)]
-)
-def test_parse_duration(value: object, seconds: int) -> None:
-    assert parse_duration(value) == seconds
-
-
-@pytest.mark.parametrize("value", ["soon", "-5m", 0, True, "5y"])
-def test_parse_duration_rejects(value: object) -> None:
-    with pytest.raises(ValueError):
-        parse_duration(value)
 
 
 @pytest.mark.parametrize(("value", "zone"), [("Asia/Tokyo", "Asia/Tokyo"), (" UTC ", "UTC")])

@@ -15,9 +15,9 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from ..errors import FetchError
+from ..signatures import is_gzip
 
 _CHUNK = 64 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _too_large(limit: int) -> FetchError:
@@ -76,7 +76,7 @@ class _ZlibDecoder:
             return b""
         if self._z is None and not self._gzip:
             self._z = zlib.decompressobj(_deflate_wbits(data))
-        elif self._gzip and data[:2] == _GZIP_MAGIC:
+        elif self._gzip and is_gzip(data):
             self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif self._z is None:
             raise self._corrupt("not a gzip stream")

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ..errors import ParseError
+from ..signatures import is_gzip
 from .entities import ENTITY_EXPANSION_FACTOR, ENTITY_EXPANSION_FLOOR
 from .entries import (
     MAX_AUTHOR,
@@ -60,9 +61,6 @@ __all__ = [
     "sniff_format",
 ]
 
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
 def parse_feed(
     body: bytes,
     headers: Mapping[str, str],
@@ -95,6 +93,6 @@ def parse_feed(
         raise ParseError("not a feed: an HTML page", category="not_a_feed")
     if kind == "json":
         return parse_json(body, url, now, max_entries)
-    if body.startswith(_GZIP_MAGIC):
+    if is_gzip(body):
         raise ParseError("unreadable: the body is still gzip-compressed", category="parse")
     return parse_xml(body, lowered, url, now, max_entries)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..clock import Clock, utcnow
 from ..config import Config
 from ..errors import StorageError
-from ..fetch import Fetcher, FetchLimits
+from ..fetch import Fetcher
 from ..store import locks
 from ..store.sources import SourceState, due_sources, next_due_time, sync_sources
 from .report import RunReport, SourceOutcome
@@ -57,14 +57,7 @@ class Poller:
         self.on_outcome = on_outcome
         self.lock_ttl = lock_ttl
         self.owner = lock_owner()
-        p = config.poller
-        self.limits = FetchLimits(
-            connect_timeout=p.connect_timeout,
-            total_timeout=p.total_timeout,
-            max_bytes=p.max_bytes,
-            max_redirects=p.max_redirects,
-            allow_private=p.allow_private_networks,
-        )
+        self.limits = config.poller.fetch_limits
         self.source_poller = SourcePoller(engine, config, clock)
 
     async def run_once(self, *, force: bool = False) -> RunReport:

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 
-from ..config import SourceConfig
 from ..models import Source, table_of
 from .common import insert_for
+from .records import SourceSpec
 
 SOURCE = table_of(Source)
 MAX_ERROR = 500
@@ -50,7 +50,7 @@ class SourceState:
         return self.url
 
 
-def sync_sources(conn: Connection, sources: Sequence[SourceConfig], now: datetime) -> tuple[int, int]:
+def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime) -> tuple[int, int]:
     """Make the configured sources match the config; return (added, disabled).
 
     A new source, and one whose kind, tags, interval or ``allow_private_networks`` changed
@@ -96,7 +96,7 @@ def sync_sources(conn: Connection, sources: Sequence[SourceConfig], now: datetim
     return added, len(stale)
 
 
-def is_changed(known: Any, src: SourceConfig) -> bool:
+def is_changed(known: Any, src: SourceSpec) -> bool:
     """True when a stored source differs from its configuration in what it polls or how."""
     return (
         not known.enabled
@@ -123,7 +123,7 @@ def move_sources(conn: Connection, moves: Mapping[str, str]) -> list[str]:
     return moved
 
 
-def add_sources(conn: Connection, sources: Iterable[SourceConfig], origin: str, now: datetime) -> list[str]:
+def add_sources(conn: Connection, sources: Iterable[SourceSpec], origin: str, now: datetime) -> list[str]:
     """Add sources that are not known yet (OPML import); return the URLs added."""
     known = set(conn.execute(select(SOURCE.c.url)).scalars())
     added = []
