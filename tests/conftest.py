@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 
 from aggregator.db import make_engine
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS_ENV = "AGGREGATOR_CORPUS"
+CORPUS = Path(os.environ.get(CORPUS_ENV) or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 PG_URL = os.environ.get("AGGREGATOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -74,3 +75,33 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     eng = make_engine(sqlite_url)
     yield eng
     eng.dispose()
+
+
+# --------------------------------------------------------------------------- the feed corpus (../shared)
+
+
+def is_ci(value: str | None) -> bool:
+    """True for CI=true, CI=1, ...; false when unset, empty or a "no" word."""
+    return (value or "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def missing_corpus_action(present: bool, ci: str | None) -> str | None:
+    """What a corpus test does: run (None), or when the corpus is absent, "skip" locally and "fail" in CI."""
+    if present:
+        return None
+    return "fail" if is_ci(ci) else "skip"
+
+
+def require_corpus(marker: str = "README.md") -> None:
+    """Skip the calling test when the corpus is absent, or fail it under CI=true."""
+    action = missing_corpus_action((CORPUS / marker).is_file(), os.environ.get("CI"))
+    message = f"feed corpus not found at {CORPUS} (check out ../shared, or set {CORPUS_ENV})"
+    if action == "fail":
+        pytest.fail(f"{message}; under CI the corpus tests must run, not skip", pytrace=False)
+    if action == "skip":
+        pytest.skip(message)
+
+
+def corpus_skipif(condition: bool, *, reason: str) -> pytest.MarkDecorator:
+    """``skipif`` for part of the corpus, locally only; under CI the test runs, and fails if it is absent."""
+    return pytest.mark.skipif(condition and not is_ci(os.environ.get("CI")), reason=reason)

@@ -23,7 +23,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, require_corpus
 from feedserver import FeedServer, Response
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -50,7 +50,12 @@ CONTENT_TYPES = {
     ".gz": "application/rss+xml",
 }
 
-pytestmark = pytest.mark.skipif(not (CORPUS / "README.md").is_file(), reason="corpus not present")
+
+
+@pytest.fixture(autouse=True)
+def corpus_present() -> None:
+    """Skipped without ../shared locally; failed with a clear message under CI=true."""
+    require_corpus()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """parse_feed against the shared corpus of real and test-suite feeds (../shared/corpus).
 
 The corpus is third-party data kept beside the repository; every test here
-skips when it is absent. Files are read as bytes and never modified.
+skips when it is absent, except under CI=true, where it fails (``conftest.require_corpus``).
+Files are read as bytes and never modified.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from conftest import CORPUS, corpus_skipif, require_corpus
 
 from aggregator.errors import ParseError
 from aggregator.parse import ParsedEnclosure, ParsedEntry, ParsedFeed, parse_feed
 from aggregator.sanitize import safe_url, strip_invalid_chars
 
-CORPUS = Path(__file__).parents[2] / "shared" / "corpus"
 REAL = CORPUS / "real"
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 MAX_ENTRIES = 1000
@@ -42,7 +43,12 @@ DC_NS = "{http://purl.org/dc/elements/1.1/}"
 RSS10_NS = "{http://purl.org/rss/1.0/}"
 JAPANESE_CHARS = re.compile("[\u3040-\u30ff\u4e00-\u9fff]")
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"feed corpus not found at {CORPUS}")
+
+
+@pytest.fixture(autouse=True)
+def corpus_present() -> None:
+    """Skipped without ../shared locally; failed with a clear message under CI=true."""
+    require_corpus()
 
 
 def corpus_files(folder: Path) -> Iterator[Path]:
@@ -158,7 +164,7 @@ def feedparser_entry_count(body: bytes) -> int:
     return len(feedparser.parse(io.BytesIO(body)).entries)
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="real/ corpus folder missing")
+@corpus_skipif(not REAL.is_dir(), reason="real/ corpus folder missing")
 def test_entry_counts_match_feedparser() -> None:
     mismatches: list[str] = []
     compared = 0
@@ -180,7 +186,7 @@ def test_entry_counts_match_feedparser() -> None:
     assert not mismatches, "\n".join(mismatches)
 
 
-@pytest.mark.skipif(not (REAL / "jsonfeed").is_dir(), reason="real/jsonfeed missing")
+@corpus_skipif(not (REAL / "jsonfeed").is_dir(), reason="real/jsonfeed missing")
 def test_jsonfeed_item_counts() -> None:
     for path in corpus_files(REAL / "jsonfeed"):
         items = json.loads(path.read_bytes())["items"]
@@ -193,7 +199,7 @@ def test_jsonfeed_item_counts() -> None:
 CP932_FILE = REAL / "ja" / "shift_jis" / "cp932-y-moto.com.atom"
 
 
-@pytest.mark.skipif(not CP932_FILE.is_file(), reason="cp932 sample missing")
+@corpus_skipif(not CP932_FILE.is_file(), reason="cp932 sample missing")
 def test_cp932_declared_as_shift_jis_decodes_as_japanese() -> None:
     raw = CP932_FILE.read_bytes()
     with pytest.raises(UnicodeDecodeError):
