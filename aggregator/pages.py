@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from html import escape
 from typing import Any
-from urllib.parse import quote
 
 from .config import OutputConfig
 from .filters import PARAMS
 from .identity import display_host
+from .paths import tag_path
 from .sanitize import excerpt, safe_url
-from .store.slices import TagCount
-from .views import ItemView
+from .views import ItemView, TagCount
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: http:; base-uri 'none'; "
@@ -52,10 +51,6 @@ class FeedLinks:
             ("RSS", "application/rss+xml", f"{self.base}.rss{tail}"),
             ("JSON Feed", "application/feed+json", f"{self.base}.json{tail}"),
         ]
-
-
-def tag_path(name: str) -> str:
-    return quote(name, safe="")
 
 
 def common_language(languages: Iterable[str | None]) -> str | None:

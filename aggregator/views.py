@@ -66,3 +66,12 @@ class FeedMeta:
     feed_id: str  # stable per slice, e.g. "tag:host,2026:/feeds/tag/kubernetes"
     updated: datetime  # newest item's updated time, or a fixed epoch when empty
     generator: str = "aggregator"
+
+
+@dataclass(frozen=True)
+class TagCount:
+    """A tag and how many items carry it."""
+
+    name: str
+    display: str
+    count: int

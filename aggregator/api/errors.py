@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import pages
 from ..errors import NotFoundError, QueryError, StorageError
-from .routes_pages import html_response
+from .responses import html_response
 
 log = logging.getLogger("aggregator.api")
 MAX_HEADER_BYTES = 16 * 1024

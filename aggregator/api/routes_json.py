@@ -11,8 +11,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from .. import pages
 from ..filters import parse_filter
+from ..paths import tag_path
 from ..store.common import read_data_version
 from ..store.slices import Cursor, select_slice, source_rows, tag_counts
 from .deps import SettingsDep, read_connection
@@ -47,7 +47,7 @@ def api_tags(s: SettingsDep) -> list[TagOut]:
             name=t.name,
             display=t.display,
             count=t.count,
-            feed=f"/feeds/tag/{pages.tag_path(t.name)}.atom",
+            feed=f"/feeds/tag/{tag_path(t.name)}.atom",
         )
         for t in tags
     ]

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from .. import pages
 from ..store.slices import item_count, select_slice, source_rows, tag_counts
 from .deps import Settings, SettingsDep, read_connection
+from .responses import html_response
 from .slices import Slice, resolve, site_slice, tag_slice
 
 router = APIRouter()
@@ -39,19 +40,6 @@ def site_page(host: str, request: Request, s: SettingsDep) -> Response:
 @router.get("/static/style.css", include_in_schema=False)
 def style() -> Response:
     return Response(pages.STYLE, media_type="text/css", headers={"Cache-Control": "public, max-age=86400"})
-
-
-def html_response(body: str, status: int = 200) -> Response:
-    return HTMLResponse(
-        body,
-        status_code=status,
-        headers={
-            "Content-Security-Policy": pages.CSP,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "X-Frame-Options": "DENY",
-        },
-    )
 
 
 def _listing(s: Settings, request: Request, sl: Slice) -> Response:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from .. import pages
 from ..config import OutputConfig
 from ..errors import QueryError
 from ..filters import PARAMS, Filter, parse_filter, parse_site
 from ..identity import display_host, normalize_tag
+from ..paths import tag_path
 from .deps import Settings
 
 MAX_PATH_VALUE = 200
@@ -37,13 +37,13 @@ def tag_slice(s: Settings, raw: str) -> Slice:
     name = normalize_tag(_check_path_value("tag", raw), s.config.aliases)
     if not name:
         raise QueryError("tag", "empty tag")
-    base = f"/feeds/tag/{pages.tag_path(name)}"
+    base = f"/feeds/tag/{tag_path(name)}"
     return Slice(
         Filter(tags=(name,)),
         f"Tagged “{name}”",
         f"Every item tagged {name}",
         base,
-        f"/tag/{pages.tag_path(name)}",
+        f"/tag/{tag_path(name)}",
     )
 
 

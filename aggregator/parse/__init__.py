@@ -61,6 +61,7 @@ __all__ = [
     "sniff_format",
 ]
 
+
 def parse_feed(
     body: bytes,
     headers: Mapping[str, str],

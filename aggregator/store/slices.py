@@ -21,7 +21,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from ..errors import QueryError
 from ..filters import Filter
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
-from ..views import Enclosure, ItemView, SourceRef
+from ..views import Enclosure, ItemView, SourceRef, TagCount
 
 ITEM = table_of(Item)
 ITEM_TAG = table_of(ItemTag)
@@ -205,13 +205,6 @@ def _views(conn: Connection, rows: list[Any]) -> list[ItemView]:
         )
         for r in rows
     ]
-
-
-@dataclass(frozen=True)
-class TagCount:
-    name: str
-    display: str
-    count: int
 
 
 def tag_counts(conn: Connection, *, limit: int = 200) -> list[TagCount]:
