@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from feedserver import FeedServer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
@@ -68,6 +69,14 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def srv() -> Iterator[FeedServer]:
+    """A local FeedServer that must end the test without handler errors (modules may define their own)."""
+    with FeedServer() as server:
+        yield server
+    assert server.errors == []
 
 
 @pytest.fixture
