@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from .errors import ConfigError, QueryError, StorageError
 from .filters import VOCABULARY, parse_filter
 from .opml import read_opml, write_opml
 from .poller import Poller, SourceOutcome
+from .store.common import connect, transaction
 from .store.slices import select_slice, source_rows
 from .store.sources import add_sources
 
@@ -166,7 +168,7 @@ class OutcomePrinter:
         self.done += 1
         if self.tty:
             print("\r\x1b[K", end="", file=sys.stderr)
-        if not self.quiet or outcome.status in ("error", "gone"):
+        if not self.quiet or outcome.failed:
             print(format_outcome(outcome), file=self.stream, flush=True)
         if self.tty:
             print(f"[{self.done} sources done] {outcome.label[:50]}", end="", file=sys.stderr, flush=True)
@@ -177,13 +179,13 @@ class OutcomePrinter:
 
 
 def format_outcome(o: SourceOutcome) -> str:
-    if o.status in ("error", "gone"):
+    if o.failed:
         detail = f"{o.status} [{o.category}] {o.message}"
     elif o.status in ("new", "updated"):
         detail = f"{o.status}: {o.new} new, {o.updated} updated"
     else:
         detail = o.status.replace("_", " ")
-    if o.status not in ("error", "gone") and o.message:
+    if not o.failed and o.message:
         detail += f"; {o.message}"
     return f"{o.label}: {detail} ({o.elapsed * 1000:.0f} ms)"
 
@@ -193,33 +195,31 @@ def format_outcome(o: SourceOutcome) -> str:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     engine = open_engine(args)
-    with engine.connect() as conn:
-        rows = source_rows(conn)
+    with connect(engine) as conn:
+        views = source_rows(conn)
     if args.json:
-        print(json.dumps([_jsonable(r) for r in rows], ensure_ascii=False, indent=2))
+        print(json.dumps([_jsonable(asdict(v)) for v in views], ensure_ascii=False, indent=2))
         return 0
-    if not rows:
+    if not views:
         print("no sources yet: run `aggregator poll` (sources come from feeds.toml)")
-    active = [r for r in rows if r["enabled"]]
-    removed = [r for r in rows if not r["enabled"]]
-    for r in active:
-        state = "gone (410)" if r["gone"] else r["last_status"] or "never polled"
-        nxt = r["next_poll_at"].strftime("%Y-%m-%d %H:%M") if r["next_poll_at"] else "-"
-        print(f"[{r['id']}] {r['title'] or r['feed_title'] or r['url']}  ({r['kind']})")
-        print(f"     {r['url']}")
-        print(f"     items {r['items']}  status {state}  next poll {nxt}")
-        if r["last_error"]:
-            print(
-                f"     last error [{r['error_category']}] {r['last_error']}"
-                f"  ({r['consecutive_errors']} in a row)"
-            )
-        if r.get("last_warning"):
-            print(f"     warning: {r['last_warning']}")
+    removed = [v for v in views if v.removed]
+    for v in views:
+        if v.removed:
+            continue
+        state = "gone (410)" if v.gone else v.last_status or "never polled"
+        nxt = v.next_poll_at.strftime("%Y-%m-%d %H:%M") if v.next_poll_at else "-"
+        print(f"[{v.id}] {v.label}  ({v.kind})")
+        print(f"     {v.url}")
+        print(f"     items {v.items}  status {state}  next poll {nxt}")
+        if v.last_error:
+            print(f"     last error [{v.error_category}] {v.last_error}  ({v.consecutive_errors} in a row)")
+        if v.last_warning:
+            print(f"     warning: {v.last_warning}")
     if removed:
         print(f"\n{len(removed)} removed from the configuration (never polled again; their items are kept):")
-    for r in removed:
-        print(f"[{r['id']}] {r['title'] or r['feed_title'] or r['url']}  ({r['kind']})  items {r['items']}")
-        print(f"     {r['url']}")
+    for v in removed:
+        print(f"[{v.id}] {v.label}  ({v.kind})  items {v.items}")
+        print(f"     {v.url}")
     return 0
 
 
@@ -229,7 +229,7 @@ def cmd_items(args: argparse.Namespace) -> int:
     params = {name: value for name, value in given.items() if value not in (None, [])}
     flt = parse_filter(params, aliases=config.aliases, now=utcnow())
     engine = open_engine(args)
-    with engine.connect() as conn:
+    with connect(engine) as conn:
         items = select_slice(conn, flt)
     if args.json:
         print(json.dumps([_jsonable(i.__dict__) for i in items], ensure_ascii=False, indent=2, default=str))
@@ -258,7 +258,7 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.file}: cannot read: {exc}") from exc
     sources = read_opml(data, str(args.file))
     engine = open_engine(args)
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         added = add_sources(conn, sources, "opml", utcnow())
     print(
         f"{len(sources)} subscriptions in {args.file}: {len(added)} added, {len(sources) - len(added)} known"
@@ -268,16 +268,16 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
 
 def cmd_export_opml(args: argparse.Namespace) -> int:
     engine = open_engine(args)
-    with engine.connect() as conn:
-        rows = [r for r in source_rows(conn) if r["enabled"]]
+    with connect(engine) as conn:
+        views = [v for v in source_rows(conn) if v.enabled]
     data = write_opml(
-        ((r["url"], r["title"] or r["feed_title"], r["kind"], r["tags"]) for r in rows),
+        ((v.url, v.label, v.kind, v.tags) for v in views),
         title="aggregator subscriptions",
         now=utcnow(),
     )
     if args.output:
         args.output.write_bytes(data)
-        print(f"{len(rows)} sources written to {args.output}")
+        print(f"{len(views)} sources written to {args.output}")
     else:
         sys.stdout.write(data.decode("utf-8"))
     return 0

@@ -17,6 +17,7 @@ from sqlmodel import SQLModel, create_engine
 
 from . import models  # noqa: F401  (registers the tables)
 from .errors import StorageError
+from .store.common import first_line
 from .store.rekey import upgrade_identity
 
 BUSY_TIMEOUT_MS = 10_000
@@ -125,9 +126,3 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of a database error's message, for logs and source errors."""
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -21,6 +21,7 @@ from .config import Config, load_config
 from .db import make_engine
 from .errors import ConfigError
 from .poller import Poller, SourceOutcome
+from .store.common import transaction
 from .store.slices import source_rows
 from .store.sources import move_sources
 
@@ -142,8 +143,8 @@ def run_demo(options: DemoOptions, printer: OutcomePrinter) -> int:
             "(choose another port with --samples-port)"
         ) from exc
     engine = make_engine(db)
-    with engine.begin() as conn:
-        move_sources(conn, sample_moves((r["url"] for r in source_rows(conn)), config))
+    with transaction(engine) as conn:
+        move_sources(conn, sample_moves((v.url for v in source_rows(conn)), config))
     print(
         f"1. ingesting the bundled snapshots ({SAMPLES}) "
         f"from http://127.0.0.1:{options.samples_port}/ into {db}"

@@ -1,23 +1,31 @@
 """Every error the aggregator raises on purpose, in one hierarchy.
 
     AggregatorError
-     +-- ConfigError          bad feeds.toml / settings (exit status 2)
-     +-- SourceError          one source failed; the run goes on
-     |    +-- FetchError      network side: dns, connect, tls, timeout, too_large,
-     |    |                   http_4xx, http_5xx, blocked, redirect
-     |    +-- ParseError      body side: not_a_feed, parse
-     +-- StorageError         the database refused or is unreachable
-     +-- NotFoundError        an unknown slug, source or tag
-     +-- QueryError           a bad filter parameter (HTTP 422, CLI exit 2)
+     +-- ConfigError          bad feeds.toml / settings / OPML file (CLI exit 2)
+     +-- SourceError          one source failed; recorded on it, the run goes on (the
+     |    |                   poller makes a plain one, category "storage", of a
+     |    |                   StorageError met while writing a poll)
+     |    +-- FetchError      fetch: dns, connect, tls, timeout, too_large, http_4xx,
+     |    |                   http_5xx, blocked, redirect (with the HTTP status, Retry-After)
+     |    +-- ParseError      parse: not_a_feed, parse
+     +-- StorageError         db (bad URL, no driver, unreachable, schema) and ``store``
+     |                        (its functions, its ``connect`` / ``transaction``): any
+     |                        SQLAlchemyError, wrapped once by
+     |                        ``store.common.wrap_storage_errors`` (CLI exit 1, HTTP 503)
+     +-- NotFoundError        an unknown named output (HTTP 404)
+     +-- QueryError           a bad filter parameter or cursor (HTTP 422, CLI exit 2)
 
-A ``SourceError`` carries a ``category`` (one of ``CATEGORIES``) that is
-stored on the source and shown by ``aggregator sources`` and
-``/api/sources``.
+A ``SourceError`` carries a ``category`` (a ``Category``, one of
+``CATEGORIES``) that is stored on the source and shown by ``aggregator
+sources`` and ``/api/sources``. Nothing else leaves a module on purpose:
+``SQLAlchemyError`` stops at ``store``, network errors at ``fetch``.
 """
 
 from __future__ import annotations
 
-CATEGORIES = (
+from typing import Literal, TypeGuard, get_args
+
+Category = Literal[
     "dns",
     "connect",
     "tls",
@@ -30,7 +38,13 @@ CATEGORIES = (
     "not_a_feed",
     "parse",
     "storage",
-)
+]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+
+
+def is_category(value: object) -> TypeGuard[Category]:
+    """True for one of ``CATEGORIES``."""
+    return value in CATEGORIES
 
 
 class AggregatorError(Exception):
@@ -44,12 +58,12 @@ class ConfigError(AggregatorError):
 class SourceError(AggregatorError):
     """One source could not be polled; ``category`` says which way it failed."""
 
-    category = "parse"
+    category: Category = "parse"
 
     def __init__(self, message: str, *, category: str | None = None) -> None:
         super().__init__(message)
         if category is not None:
-            if category not in CATEGORIES:
+            if not is_category(category):
                 raise ValueError(f"unknown error category {category!r}")
             self.category = category
 
@@ -61,7 +75,7 @@ class SourceError(AggregatorError):
 class FetchError(SourceError):
     """The fetch failed before a usable body arrived."""
 
-    category = "connect"
+    category: Category = "connect"
 
     def __init__(
         self,
@@ -79,7 +93,7 @@ class FetchError(SourceError):
 class ParseError(SourceError):
     """The body arrived but is not a feed we can read."""
 
-    category = "parse"
+    category: Category = "parse"
 
 
 class StorageError(AggregatorError):

@@ -12,14 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from html import escape
-from typing import Any
 
 from .config import OutputConfig
 from .filters import PARAMS
 from .identity import display_host
 from .paths import tag_path
 from .sanitize import excerpt, safe_url
-from .views import ItemView, TagCount
+from .views import ItemView, SourceView, TagCount
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: http:; base-uri 'none'; "
@@ -90,16 +89,16 @@ def _feed_buttons(feed: FeedLinks) -> str:
 def render_index(
     outputs: Sequence[OutputConfig],
     tags: Sequence[TagCount],
-    sources: Sequence[dict[str, Any]],
+    sources: Sequence[SourceView],
     total: int,
     zone: tzinfo | None = None,
 ) -> str:
-    sources = [s for s in sources if s.get("enabled", True)]  # not those removed from the configuration
+    sources = [s for s in sources if not s.removed]
     feeds = [FeedLinks("Everything", "/feeds/all")] + [
         FeedLinks(o.title, f"/feeds/{o.slug}") for o in outputs
     ]
     parts = [
-        _head("aggregator", feeds, common_language(s.get("feed_language") for s in sources)),
+        _head("aggregator", feeds, common_language(s.feed_language for s in sources)),
         "<h1>aggregator</h1>",
         f"<p>{total} items from {len(sources)} sources. Every feed below accepts the filters "
         + ", ".join(f"<code>{p}</code>" for p in PARAMS)
@@ -122,18 +121,16 @@ def render_index(
         "<th>status</th><th>next poll</th></tr>"
     )
     for s in sources:
-        status = escape(str(s.get("last_status") or "never polled"))
-        if s.get("last_error"):
-            category = escape(str(s.get("error_category")))
-            status += f' <span class="err">[{category}] {escape(str(s["last_error"]))}</span>'
-        if s.get("last_warning"):
-            status += f' <span class="warn">warning: {escape(str(s["last_warning"]))}</span>'
-        nxt = s["next_poll_at"].astimezone(zone).strftime("%Y-%m-%d %H:%M") if s.get("next_poll_at") else "-"
-        name = escape(str(s.get("title") or s.get("feed_title") or s["url"]))
+        status = escape(s.last_status or "never polled")
+        if s.last_error:
+            status += f' <span class="err">[{escape(str(s.error_category))}] {escape(s.last_error)}</span>'
+        if s.last_warning:
+            status += f' <span class="warn">warning: {escape(s.last_warning)}</span>'
+        nxt = s.next_poll_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if s.next_poll_at else "-"
         parts.append(
-            f'<tr><td><a href="{escape(s["url"])}">{name}</a> '
-            f'(<a href="/feeds/all.atom?source={s["id"]}">feed</a>)</td><td>{escape(s["kind"])}</td>'
-            f"<td>{s['items']}</td><td>{status}</td><td>{nxt}</td></tr>"
+            f'<tr><td><a href="{escape(s.url)}">{escape(s.label)}</a> '
+            f'(<a href="/feeds/all.atom?source={s.id}">feed</a>)</td><td>{escape(s.kind)}</td>'
+            f"<td>{s.items}</td><td>{status}</td><td>{nxt}</td></tr>"
         )
     parts.append("</table></body></html>")
     return "".join(parts)

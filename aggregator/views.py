@@ -1,13 +1,33 @@
-"""Read models: what storage hands to the API, the renderers and the HTML pages.
+"""Read models: what storage hands to the API, the renderers, the HTML pages and the CLI.
 
-Frozen dataclasses, no behaviour. The SQL tables live in ``models``; these are
-what a user of a republished feed sees of them.
+Frozen dataclasses, no behaviour beyond naming things: ``ItemView`` (one merged
+item) with its ``SourceRef``s, ``SourceView`` (a source and its health),
+``TagCount``, and ``PollStatus``, what a poll made of a source. ``source_label``
+is the one place that says what a source is called. The SQL tables live in
+``models``; these are what a user sees of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, TypeGuard, get_args
+
+from .errors import Category
+
+PollStatus = Literal["new", "updated", "unchanged", "not_modified", "error", "gone"]
+POLL_STATUSES: tuple[PollStatus, ...] = get_args(PollStatus)
+FAILED: tuple[PollStatus, ...] = ("error", "gone")  # statuses of a poll that failed
+
+
+def is_poll_status(value: object) -> TypeGuard[PollStatus]:
+    """True for one of ``POLL_STATUSES``."""
+    return value in POLL_STATUSES
+
+
+def source_label(url: str, title: str | None, feed_title: str | None) -> str:
+    """What a source is called: its configured title, else the feed's own, else its URL."""
+    return title or feed_title or url
 
 
 @dataclass(frozen=True)
@@ -21,6 +41,58 @@ class SourceRef:
     user: str | None = None  # who bookmarked (user feeds)
     comment: str | None = None  # the user's comment (user feeds), plain text
     seen: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """A source and its health, as stored (every column of ``source``, in order) plus its item count."""
+
+    id: int
+    url: str
+    kind: str = "feed"  # site | tag | user | feed
+    title: str = ""  # as configured; ``label`` is what to call the source
+    feed_title: str | None = None
+    feed_link: str | None = None
+    feed_language: str | None = None
+    tags: tuple[str, ...] = ()
+    interval_seconds: int | None = None
+    allow_private: bool | None = None
+    origin: str = "config"  # config | opml
+    enabled: bool = True  # False: removed from the configuration, never polled again
+    gone: bool = False  # the server answered 410 Gone
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_status: PollStatus | None = None  # None: never polled
+    last_http_status: int | None = None
+    last_error: str | None = None
+    error_category: Category | None = None
+    last_error_at: datetime | None = None
+    last_warning: str | None = None  # what the last parse recovered from, and the entries kept
+    consecutive_errors: int = 0
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    redirect_url: str | None = None
+    redirect_count: int = 0
+    lease_owner: str | None = None
+    lease_expires: datetime | None = None
+    created_at: datetime | None = None
+    items: int = 0  # items this source sighted
+
+    @property
+    def label(self) -> str:
+        return source_label(self.url, self.title, self.feed_title)
+
+    @property
+    def removed(self) -> bool:
+        """No longer in the configuration: never polled again, its items kept."""
+        return not self.enabled
+
+    @property
+    def next_poll(self) -> datetime | None:
+        """When it is polled next; None for a removed source."""
+        return self.next_poll_at if self.enabled else None
 
 
 @dataclass(frozen=True)

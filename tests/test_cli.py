@@ -1,4 +1,5 @@
-"""The ``aggregator`` command as a subprocess: exit statuses of ``poll`` and what ``sources`` shows.
+"""The ``aggregator`` command as a subprocess: exit statuses of ``poll`` and what ``sources`` shows;
+in process, a command on a broken database.
 
 Every test runs the CLI against a real local HTTP server and a real SQLite file.
 """
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer, Response
 from procs import run_cli
+from sqlmodel import SQLModel
 from test_api import TestClient
 
+from aggregator import cli
 from aggregator.api import create_app
 from aggregator.config import load_config
 from aggregator.db import make_engine
@@ -140,3 +143,35 @@ def test_a_poll_line_says_what_a_recovered_feed_lost(tmp_path: Path, server: Fee
     assert polled.returncode == 0, polled.stderr
     line = next(x for x in polled.stdout.splitlines() if "new" in x and "1 new" in x)
     assert "truncated" in line and "kept 1 of 2" in line
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sources"],
+        ["sources", "--json"],
+        ["items", "--tag", "k8s"],
+        ["export-opml"],
+        ["import-opml", "subs.opml"],
+        ["poll"],
+    ],
+)
+def test_a_command_on_a_broken_database_exits_1_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """The store's StorageError reaches the CLI's one-line message, whichever command met it."""
+    broken = make_engine(f"sqlite:///{tmp_path / 'broken.db'}")
+    SQLModel.metadata.drop_all(broken)  # opened fine, then its tables went away
+    monkeypatch.setattr(cli, "make_engine", lambda *args, **kwargs: broken)
+    monkeypatch.chdir(tmp_path)
+    opml = '<opml version="2.0"><body><outline type="rss" text="a" xmlUrl="https://a.example/feed"/></body></opml>'
+    (tmp_path / "subs.opml").write_text(opml, encoding="utf-8")
+    config = write_config(tmp_path / "feeds.toml", ["https://a.example/feed"])
+    try:
+        status = cli.main(["--config", str(config), "--db", "sqlite:///unused.db", *command])
+    finally:
+        broken.dispose()
+    out, err = capsys.readouterr()
+    assert status == 1, out + err
+    assert err.startswith("aggregator: storage error: no such table:"), err
+    assert len(err.splitlines()) == 1, err

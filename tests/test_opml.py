@@ -125,7 +125,7 @@ def test_cli_refuses_entities_and_imports_nothing(
     engine = make_engine(sqlite_url)
     try:
         with engine.connect() as conn:
-            urls = {r["url"] for r in source_rows(conn)}
+            urls = {r.url for r in source_rows(conn)}
     finally:
         engine.dispose()
     assert urls == set(EXPECTED)

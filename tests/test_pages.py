@@ -9,7 +9,7 @@ import time
 import tomllib
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from aggregator.filters import parse_filter
 from aggregator.pages import FeedLinks, render_index, render_listing
 from aggregator.poller import Poller
 from aggregator.store.slices import select_slice, source_rows, tag_counts
-from aggregator.views import ItemView
+from aggregator.views import ItemView, SourceView
 
 FEED_TYPES = ("application/atom+xml", "application/rss+xml", "application/feed+json")
 PAGES = ("/", "/tag/kubernetes", "/site/deeeet.com")
@@ -129,24 +129,25 @@ def test_index_lists_sources_with_health(pages: Pages) -> None:
     root = parse(html)
     rows = [tr for tr in root.iter("tr") if tr.find("td") is not None]
     with pages.engine.connect() as conn:
-        db = {r["url"]: r for r in source_rows(conn)}
+        db = {r.url: r for r in source_rows(conn)}
     assert len(rows) == len(pages.config.sources) == len(db)
     for tr in rows:
         cells = tr.findall("td")
         url = cells[0].find("a").get("href")
         row = db[url]
-        assert text(cells[0]).startswith(row["title"])
-        assert text(cells[1]) == row["kind"]
-        assert text(cells[2]) == str(row["items"])
-        assert text(cells[4]) == row["next_poll_at"].astimezone().strftime("%Y-%m-%d %H:%M")
+        assert text(cells[0]).startswith(row.title)
+        assert text(cells[1]) == row.kind
+        assert text(cells[2]) == str(row.items)
+        assert row.next_poll_at is not None
+        assert text(cells[4]) == row.next_poll_at.astimezone().strftime("%Y-%m-%d %H:%M")
         own_feed = [a.get("href") for a in cells[0].iter("a")][1]
-        assert own_feed == f"/feeds/all.atom?source={row['id']}"
+        assert own_feed == f"/feeds/all.atom?source={row.id}"
         if url.endswith("/broken.xml"):
             assert text(cells[3]).startswith("error")
             (err,) = by_class(cells[3], "span", "err")
-            assert text(err) == f"[not_a_feed] {row['last_error']}"
+            assert text(err) == f"[not_a_feed] {row.last_error}"
         else:
-            assert text(cells[3]) == row["last_status"] and row["last_status"] in ("new", "updated")
+            assert text(cells[3]) == row.last_status and row.last_status in ("new", "updated")
             assert not by_class(cells[3], "span", "err")
     total = sum(1 for _ in pages.items(limit=500))
     assert f"{total} items from {len(db)} sources" in text(root.find("body"))
@@ -492,8 +493,8 @@ def test_japanese_renders_as_utf8(pages: Pages, url: str) -> None:
 
 
 def test_index_leaves_out_sources_removed_from_the_configuration() -> None:
-    def row(ident: int, url: str, enabled: bool) -> dict[str, Any]:
-        return {"id": ident, "url": url, "title": url, "kind": "feed", "items": 3, "enabled": enabled}
+    def row(ident: int, url: str, enabled: bool) -> SourceView:
+        return SourceView(id=ident, url=url, title=url, kind="feed", items=3, enabled=enabled)
 
     rows = [row(1, "https://a.example/feed", True), row(2, "https://b.example/feed", False)]
     root = parse(render_index([], [], rows, 6))
@@ -561,13 +562,19 @@ def test_listing_lang_comes_from_the_feeds(
 
 
 def test_index_lang_and_next_poll_follow_the_sources_and_the_zone() -> None:
-    row = {"id": 1, "url": "https://example.jp/feed", "title": "jp", "kind": "feed", "items": 1}
-    row |= {"next_poll_at": datetime(2019, 5, 19, 15, 30, tzinfo=UTC), "feed_language": "ja"}
+    row = SourceView(
+        id=1,
+        url="https://example.jp/feed",
+        title="jp",
+        items=1,
+        next_poll_at=datetime(2019, 5, 19, 15, 30, tzinfo=UTC),
+        feed_language="ja",
+    )
     root = parse(render_index([], [], [row], 1, ZoneInfo("Asia/Tokyo")))
     assert root.get("lang") == "ja"
     (tr,) = [tr for tr in root.iter("tr") if tr.find("td") is not None]
     assert text(tr.findall("td")[4]) == "2019-05-20 00:30"
-    other = {**row, "id": 2, "url": "https://example.org/feed", "feed_language": "en"}
+    other = replace(row, id=2, url="https://example.org/feed", feed_language="en")
     assert parse(render_index([], [], [row, other], 1)).get("lang") is None
 
 

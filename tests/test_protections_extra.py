@@ -41,7 +41,7 @@ from aggregator.filters import parse_filter
 from aggregator.models import Item, Sighting, Source, table_of
 from aggregator.poller import Poller
 from aggregator.store import locks
-from aggregator.store.sources import record_poll
+from aggregator.store.sources import KEEP, SourceUpdate, record_poll
 from aggregator.views import ItemView
 
 MIB = 1024 * 1024
@@ -175,10 +175,10 @@ def test_items_and_source_status_commit_together(
 ) -> None:
     """When recording the poll fails, the items written in the same transaction are rolled back."""
 
-    def failing(conn: Any, source_id: int, **values: Any) -> None:
-        if "feed_title" in values:  # only the write path's record, not the error record
+    def failing(conn: Any, source_id: int, update: SourceUpdate) -> None:
+        if update.feed_title is not KEEP:  # only the write path's record, not the error record
             raise OperationalError("UPDATE source ...", {}, Exception("injected storage failure"))
-        record_poll(conn, source_id, **values)
+        record_poll(conn, source_id, update)
 
     monkeypatch.setattr(poller_source, "record_poll", failing)
     srv.route(

@@ -415,9 +415,9 @@ def test_cursor_pagination_has_no_duplicates_or_gaps(
 def test_tag_counts_and_source_rows(engine: Engine, sliced: dict[str, Any]) -> None:
     with engine.connect() as conn:
         counts = {t.name: t.count for t in tag_counts(conn)}
-        rows = {r["url"]: r for r in source_rows(conn)}
+        rows = {r.url: r for r in source_rows(conn)}
     assert counts["bulk"] == 11 and counts["rust"] == 2 and counts["go"] == 4
-    assert rows[FEED_URL]["items"] == 26 and rows[TAG_URL]["items"] == 3 and rows[USER_URL]["items"] == 0
+    assert rows[FEED_URL].items == 26 and rows[TAG_URL].items == 3 and rows[USER_URL].items == 0
 
 
 # --------------------------------------------------------------------------- clean text
@@ -511,7 +511,7 @@ def test_nul_and_control_characters_never_reach_the_database(engine: Engine) -> 
     }
     with engine.connect() as conn:
         values = _all_text(conn)
-        feed_titles = {r["url"].rsplit("/", 1)[-1]: r["feed_title"] for r in source_rows(conn)}
+        feed_titles = {r.url.rsplit("/", 1)[-1]: r.feed_title for r in source_rows(conn)}
     assert values
     for value in values:
         assert not (set(value) & _CONTROL) and "\\u0000" not in value, repr(value)

@@ -6,16 +6,16 @@ response models and error mapping do not belong here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from contextlib import AbstractContextManager
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from ..clock import Clock
 from ..config import Config
-from ..errors import StorageError
 from ..feedcache import SliceCache
+from ..store.common import connect
 
 
 class Settings:
@@ -36,22 +36,6 @@ def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-class read_connection:
-    """A read connection; database failures become StorageError (HTTP 503)."""
-
-    def __init__(self, s: Settings) -> None:
-        self.s = s
-        self.conn: Connection | None = None
-
-    def __enter__(self) -> Connection:
-        try:
-            self.conn = self.s.engine.connect()
-        except SQLAlchemyError as exc:
-            raise StorageError(f"database unavailable: {type(exc).__name__}") from exc
-        return self.conn
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        if isinstance(exc, OperationalError | InterfaceError):
-            raise StorageError(f"database error: {type(exc).__name__}") from exc
+def read_connection(s: Settings) -> AbstractContextManager[Connection]:
+    """A read connection; database failures leave it as StorageError (HTTP 503)."""
+    return connect(s.engine)

@@ -16,7 +16,7 @@ from ..paths import tag_path
 from ..store.common import read_data_version
 from ..store.slices import Cursor, select_slice, source_rows, tag_counts
 from .deps import SettingsDep, read_connection
-from .schemas import ERRORS, ItemsPage, SourceOut, TagOut, item_out
+from .schemas import ERRORS, ItemOut, ItemsPage, SourceOut, TagOut
 from .slices import query_params
 
 router = APIRouter()
@@ -32,7 +32,7 @@ def api_items(request: Request, s: SettingsDep) -> ItemsPage:
         items = select_slice(conn, flt, after=after)
     last = items[-1] if len(items) == flt.limit else None
     return ItemsPage(
-        items=[item_out(i) for i in items],
+        items=[ItemOut.from_view(i) for i in items],
         next_cursor=Cursor(last.published, last.id).encode() if last else None,
         filter=flt.canonical(),
     )
@@ -56,18 +56,8 @@ def api_tags(s: SettingsDep) -> list[TagOut]:
 @router.get("/api/sources", response_model=list[SourceOut], summary="Sources and their health")
 def api_sources(s: SettingsDep) -> list[SourceOut]:
     with read_connection(s) as conn:
-        rows = source_rows(conn)
-    return [
-        SourceOut(
-            **{
-                **r,
-                "title": r["title"] or r["feed_title"] or r["url"],
-                "removed": not r["enabled"],
-                "next_poll_at": r["next_poll_at"] if r["enabled"] else None,
-            }
-        )
-        for r in sorted(rows, key=lambda r: not r["enabled"])
-    ]
+        views = source_rows(conn)
+    return [SourceOut.from_view(v) for v in sorted(views, key=lambda v: v.removed)]
 
 
 @router.get("/healthz", summary="Liveness and database reachability")

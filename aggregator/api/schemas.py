@@ -1,7 +1,8 @@
 """The JSON the API returns, as pydantic models that also draw the OpenAPI
 schema: items and their sources, a page of items, tags, source health and the
-error body, plus ``item_out`` from the store's ``ItemView`` and the ``ERRORS``
-responses a route declares. No routes and no queries belong here.
+error body, and the ``ERRORS`` responses a route declares. ``ItemOut`` and
+``SourceOut`` are read from the store's ``ItemView`` and ``SourceView``
+(``from_view``). No routes and no queries belong here.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from ..views import ItemView
+from ..errors import Category
+from ..views import ItemView, PollStatus, SourceView
 
 
 class SourceRefOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     title: str
     url: str
@@ -24,6 +28,8 @@ class SourceRefOut(BaseModel):
 
 
 class ItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     link: str | None
     title: str
@@ -37,6 +43,10 @@ class ItemOut(BaseModel):
     image: str | None
     tags: list[str]
     sources: list[SourceRefOut]
+
+    @classmethod
+    def from_view(cls, item: ItemView) -> ItemOut:
+        return cls.model_validate(item)
 
 
 class ItemsPage(BaseModel):
@@ -53,24 +63,31 @@ class TagOut(BaseModel):
 
 
 class SourceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     url: str
-    title: str
+    title: str  # what to call it: SourceView.label
     kind: str
     enabled: bool
     removed: bool = False  # no longer in the configuration: never polled again, its items kept
     gone: bool
     items: int
-    last_status: str | None
+    last_status: PollStatus | None
     last_http_status: int | None
     last_error: str | None
-    error_category: str | None
+    error_category: Category | None
     last_error_at: datetime | None
     last_warning: str | None = None  # the last parse recovered from damage: what, and entries kept
     consecutive_errors: int
     last_polled_at: datetime | None
     last_success_at: datetime | None
-    next_poll_at: datetime | None
+    next_poll_at: datetime | None  # None for a removed source
+
+    @classmethod
+    def from_view(cls, source: SourceView) -> SourceOut:
+        out = cls.model_validate(source)
+        return out.model_copy(update={"title": source.label, "next_poll_at": source.next_poll})
 
 
 class ErrorOut(BaseModel):
@@ -81,23 +98,3 @@ class ErrorOut(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 
-
-def item_out(item: ItemView) -> ItemOut:
-    return ItemOut(
-        id=item.id,
-        link=item.link,
-        title=item.title,
-        summary=item.summary,
-        content=item.content,
-        author=item.author,
-        published=item.published,
-        updated=item.updated,
-        site=item.site,
-        bookmark_count=item.bookmark_count,
-        image=item.image,
-        tags=list(item.tags),
-        sources=[
-            SourceRefOut(id=r.id, title=r.title, url=r.url, kind=r.kind, user=r.user, comment=r.comment)
-            for r in item.sources
-        ],
-    )

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import Category
 from ..store import locks
+from ..views import FAILED, PollStatus
 
 
 @dataclass(frozen=True)
@@ -17,12 +19,17 @@ class SourceOutcome:
     source_id: int
     url: str
     label: str
-    status: str  # new | updated | unchanged | not_modified | error | gone
+    status: PollStatus
     new: int = 0
     updated: int = 0
-    category: str | None = None
+    category: Category | None = None  # why it failed
     message: str | None = None
     elapsed: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        """True when this poll failed (an error or 410 Gone)."""
+        return self.status in FAILED
 
 
 @dataclass
@@ -31,13 +38,13 @@ class RunReport:
     locked_by: locks.Holder | None = None
     elapsed: float = 0.0
 
-    def count(self, status: str) -> int:
+    def count(self, status: PollStatus) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def failed(self) -> int:
         """Sources whose poll failed in this run (errors and 410 Gone)."""
-        return self.count("error") + self.count("gone")
+        return sum(self.count(status) for status in FAILED)
 
     def summary(self) -> str:
         if self.locked_by:

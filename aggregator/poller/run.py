@@ -18,13 +18,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..clock import Clock, utcnow
 from ..config import Config
-from ..errors import StorageError
 from ..fetch import Fetcher
 from ..store import locks
+from ..store.common import connect, transaction
 from ..store.sources import SourceState, due_sources, next_due_time, sync_sources
 from .report import RunReport, SourceOutcome
 from .source import SourcePoller
@@ -97,7 +96,7 @@ class Poller:
         return holder
 
     def _seconds_until_next_due(self, max_sleep: float) -> float:
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             due = next_due_time(conn, self.clock())
         if due is None:
             return max_sleep
@@ -129,12 +128,9 @@ class Poller:
         Raises:
             StorageError: the sources cannot be read.
         """
-        try:
-            with self.engine.begin() as conn:
-                sync_sources(conn, self.config.sources, self.clock())
-                return due_sources(conn, self.clock(), force=force)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"cannot read sources: {exc}") from exc
+        with transaction(self.engine) as conn:
+            sync_sources(conn, self.config.sources, self.clock())
+            return due_sources(conn, self.clock(), force=force)
 
     async def _poll_all(
         self,

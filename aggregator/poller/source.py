@@ -1,16 +1,14 @@
 """One source end to end: fetch (or NotModified) -> same body hash? -> parse ->
 ``ingest.prepare_entries`` -> ``store.items.write_items`` + ``store.sources.record_poll``
-in one transaction, with every failure recorded on the source under a category,
-a damaged but readable body's warning recorded too (and cleared by a clean parse),
-permanent redirects counted before they are followed, and the next poll time
-taken from the source's cadence. Picking the due sources, the run lock and the
-loop belong to ``run``.
+in one transaction, with every failure (a ``StorageError`` too) recorded on the source
+under a category. What each poll records (``SourceUpdate``: status, validators,
+warning, error, redirects, the next poll) is decided by ``update``. Picking the due
+sources, the run lock and the loop belong to ``run``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,19 +18,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..clock import Clock
 from ..config import Config
-from ..db import first_line
-from ..errors import FetchError, ParseError, SourceError
+from ..errors import FetchError, ParseError, SourceError, StorageError
 from ..fetch import Fetched, Fetcher, NotModified, Validators
 from ..ingest import SourceInfo, prepare_entries
 from ..parse import ParsedFeed, parse_feed
-from ..schedule import Cadence, next_after_error, next_after_success, parse_max_age
+from ..schedule import Cadence
+from ..store.common import transaction
 from ..store.items import write_items
-from ..store.sources import REDIRECTS_TO_MOVE, SourceState, record_poll
+from ..store.sources import REDIRECTS_TO_MOVE, SourceState, SourceUpdate, record_poll
+from ..views import PollStatus
 from .report import SourceOutcome
+from .update import Written, is_same_body, update_after_error, update_after_fetch
 
 log = logging.getLogger("aggregator.poller")
 
@@ -66,42 +65,8 @@ class SourcePoller:
         """Record a fetch result: not modified, the same body, or new items parsed and written."""
         now = self.clock()
         cadence = self._cadence(state)
-        max_age = parse_max_age(result.headers)
-        base: dict[str, Any] = {
-            "last_polled_at": now,
-            "last_success_at": now,
-            "consecutive_errors": 0,
-            "last_error": None,
-            "error_category": None,
-            **self._redirect_update(state, result.permanent_redirect),
-        }
-        if isinstance(result, NotModified):
-            self._record(
-                state,
-                last_status="not_modified",
-                last_http_status=304,
-                etag=result.etag,
-                last_modified=result.last_modified,
-                next_poll_at=next_after_success(cadence, now, max_age=max_age),
-                **base,
-            )
-            return self._outcome(state, "not_modified", started)
-        body_hash = hashlib.sha256(result.body).hexdigest()
-        validators = {
-            "etag": result.etag,
-            "last_modified": result.last_modified,
-            "last_http_status": result.status,
-        }
-        if body_hash == state.body_hash:
-            self._record(
-                state,
-                last_status="unchanged",
-                body_hash=body_hash,
-                next_poll_at=next_after_success(cadence, now, max_age=max_age),
-                **validators,
-                **base,
-            )
-            return self._outcome(state, "unchanged", started)
+        if isinstance(result, NotModified) or is_same_body(state, result):
+            return self._record(state, update_after_fetch(state, result, now, cadence), started)
         try:
             feed = self._parse(state, result, now)
         except ParseError as exc:
@@ -111,31 +76,20 @@ class SourcePoller:
             log.warning("%s: stored what the feed parser recovered: %s", state.url, warning)
         source = SourceInfo(state.id, state.kind, state.tags)
         incoming = prepare_entries(feed, source, self.config.aliases)
-        next_poll = next_after_success(cadence, now, ttl_minutes=feed.ttl_minutes, max_age=max_age)
         try:
-            with self.engine.begin() as conn:
+            with transaction(self.engine) as conn:
                 counts = write_items(conn, source, incoming, now)
-                status = "new" if counts.new else "updated" if counts.updated else "unchanged"
-                record_poll(
-                    conn,
-                    state.id,
-                    last_status=status,
-                    body_hash=body_hash,
-                    feed_title=feed.title,
-                    feed_link=feed.link,
-                    feed_language=feed.language,
-                    last_warning=warning,
-                    next_poll_at=next_poll,
-                    **validators,
-                    **base,
-                )
-        except SQLAlchemyError as exc:
+                written = Written(feed, counts.new, counts.updated)
+                update = update_after_fetch(state, result, now, cadence, written)
+                record_poll(conn, state.id, update)
+        except StorageError as exc:
             log.error("storage error writing %s: %s", state.url, exc)
-            failure = SourceError(f"storage error: {first_line(exc)}", category="storage")
+            failure = SourceError(f"storage error: {exc}", category="storage")
             return self.record_error(state, failure, started, http_status=result.status)
+        self._log_move(state, update)
         return self._outcome(
             state,
-            status,
+            update.last_status,
             started,
             new=counts.new,
             updated=counts.updated,
@@ -146,32 +100,15 @@ class SourcePoller:
         self, state: SourceState, exc: SourceError, started: float, http_status: int | None = None
     ) -> SourceOutcome:
         """Record a failed poll on the source: its category, the back-off, and ``gone`` on a 410."""
-        now = self.clock()
-        errors = state.consecutive_errors + 1
-        status = getattr(exc, "status", None) or http_status
-        gone = status == 410
-        retry_after = getattr(exc, "retry_after", None)
-        values: dict[str, Any] = {
-            "last_polled_at": now,
-            "last_status": "gone" if gone else "error",
-            "last_http_status": status,
-            "last_error": exc.message,
-            "error_category": exc.category,
-            "last_error_at": now,
-            "consecutive_errors": errors,
-            "next_poll_at": None
-            if gone
-            else next_after_error(self._cadence(state), now, errors, retry_after=retry_after),
-        }
-        if gone:
-            values["gone"] = True
+        update = update_after_error(state, exc, self.clock(), self._cadence(state), http_status)
         try:
-            self._record(state, **values)
-        except SQLAlchemyError as db_exc:
+            with transaction(self.engine) as conn:
+                record_poll(conn, state.id, update)
+        except StorageError as db_exc:
             log.error("cannot record the error of %s: %s", state.url, db_exc)
         log.info("%s: %s: %s", state.url, exc.category, exc.message)
         return self._outcome(
-            state, "gone" if gone else "error", started, category=exc.category, message=exc.message
+            state, update.last_status, started, category=exc.category, message=exc.message
         )
 
     def _parse(self, state: SourceState, result: Fetched, now: datetime) -> ParsedFeed:
@@ -190,26 +127,22 @@ class SourcePoller:
             log.exception("unexpected error parsing %s", state.url)
             raise ParseError(f"unexpected {type(exc).__name__}: {exc}", category="parse") from exc
 
-    def _record(self, state: SourceState, **values: Any) -> None:
-        with self.engine.begin() as conn:
-            record_poll(conn, state.id, **values)
+    def _record(self, state: SourceState, update: SourceUpdate, started: float) -> SourceOutcome:
+        """Record a poll that parsed nothing (not modified, the same body)."""
+        with transaction(self.engine) as conn:
+            record_poll(conn, state.id, update)
+        self._log_move(state, update)
+        return self._outcome(state, update.last_status, started)
 
-    def _redirect_update(self, state: SourceState, target: str | None) -> dict[str, Any]:
-        """Follow a permanent redirect for good only after it was seen several polls in a row."""
-        if target and target != state.fetch_url:
-            count = state.redirect_count + 1 if target == state.redirect_url else 1
-            if count == REDIRECTS_TO_MOVE:
-                log.info("%s moved permanently to %s", state.url, target)
-            return {"redirect_url": target, "redirect_count": count}
-        if state.redirect_url and state.redirect_count < REDIRECTS_TO_MOVE:
-            return {"redirect_url": None, "redirect_count": 0}
-        return {}
+    def _log_move(self, state: SourceState, update: SourceUpdate) -> None:
+        if update.redirect_count == REDIRECTS_TO_MOVE:
+            log.info("%s moved permanently to %s", state.url, update.redirect_url)
 
     def _cadence(self, state: SourceState) -> Cadence:
         p = self.config.poller
         return Cadence(state.interval or p.interval, p.min_interval, p.max_interval)
 
-    def _outcome(self, state: SourceState, status: str, started: float, **kw: Any) -> SourceOutcome:
+    def _outcome(self, state: SourceState, status: PollStatus, started: float, **kw: Any) -> SourceOutcome:
         return SourceOutcome(
             state.id, state.url, state.label, status, elapsed=time.perf_counter() - started, **kw
         )

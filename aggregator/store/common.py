@@ -1,19 +1,59 @@
-"""Helpers shared by the store modules: dialect-aware upserts, chunking, the data version."""
+"""Helpers shared by the store modules: the error boundary (``wrap_storage_errors``,
+``connect``, ``transaction``), dialect-aware upserts, chunking, the data version.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from ..errors import StorageError
 from ..models import Meta, table_of
 
 T = TypeVar("T")
 CHUNK = 500
 DATA_VERSION = "data_version"
+
+
+@contextmanager
+def wrap_storage_errors() -> Iterator[None]:
+    """Database errors inside the block (or the decorated function) leave as ``StorageError``.
+
+    The message is the first line of the driver's error: no SQL, no parameters.
+
+    Raises:
+        StorageError: from any ``SQLAlchemyError``.
+    """
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StorageError(first_line(exc)) from exc
+
+
+@contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads; failing to open or use it raises ``StorageError``."""
+    with wrap_storage_errors(), engine.connect() as conn:
+        yield conn
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction, committed on leaving; any database failure is ``StorageError``."""
+    with wrap_storage_errors(), engine.begin() as conn:
+        yield conn
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a database error's message, for logs and source errors."""
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -28,6 +68,7 @@ def insert_for(conn: Connection, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+@wrap_storage_errors()
 def bump_data_version(conn: Connection) -> None:
     """Every write that changes what a reader sees calls this inside its transaction."""
     table = table_of(Meta)
@@ -37,6 +78,7 @@ def bump_data_version(conn: Connection) -> None:
         conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": table.c.value + 1}))
 
 
+@wrap_storage_errors()
 def read_data_version(conn: Connection) -> int:
     table = table_of(Meta)
     value = conn.execute(select(table.c.value).where(table.c.key == DATA_VERSION)).scalar()

@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 
 from ..models import RunLock, table_of
-from .common import insert_for
+from .common import insert_for, wrap_storage_errors
 
 LOCK = table_of(RunLock)
 
@@ -21,6 +21,7 @@ class Holder:
     expires_at: datetime | None
 
 
+@wrap_storage_errors()
 def acquire(
     engine: Engine, name: str, owner: str, ttl: float, now: datetime, *, stale_owner: str | None = None
 ) -> Holder | None:
@@ -54,6 +55,7 @@ def acquire(
         return Holder(row["owner"], row["acquired_at"], row["expires_at"])
 
 
+@wrap_storage_errors()
 def renew(engine: Engine, name: str, owner: str, ttl: float, now: datetime) -> bool:
     """Extend our lease; False if it was lost (expired and taken by another run)."""
     with engine.begin() as conn:
@@ -66,6 +68,7 @@ def renew(engine: Engine, name: str, owner: str, ttl: float, now: datetime) -> b
         )
 
 
+@wrap_storage_errors()
 def release(engine: Engine, name: str, owner: str) -> None:
     with engine.begin() as conn:
         conn.execute(

@@ -18,10 +18,11 @@ from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
-from ..errors import QueryError
+from ..errors import QueryError, is_category
 from ..filters import Filter
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
-from ..views import Enclosure, ItemView, SourceRef, TagCount
+from ..views import Enclosure, ItemView, SourceRef, SourceView, TagCount, is_poll_status, source_label
+from .common import wrap_storage_errors
 
 ITEM = table_of(Item)
 ITEM_TAG = table_of(ItemTag)
@@ -54,6 +55,7 @@ class Cursor:
             raise QueryError("cursor", "not a valid cursor") from exc
 
 
+@wrap_storage_errors()
 def select_slice(conn: Connection, flt: Filter, *, after: Cursor | None = None) -> list[ItemView]:
     """The newest items matching ``flt`` (``flt.limit`` of them), with tags and sources."""
     if flt.is_empty_slice():
@@ -163,7 +165,7 @@ def _views(conn: Connection, rows: list[Any]) -> list[ItemView]:
             SourceRef(
                 id=row["source_id"],
                 url=row["url"],
-                title=row["title"] or row["feed_title"] or row["url"],
+                title=source_label(row["url"], row["title"], row["feed_title"]),
                 kind=row["kind"],
                 user=row["user"],
                 comment=row["comment"],
@@ -207,6 +209,7 @@ def _views(conn: Connection, rows: list[Any]) -> list[ItemView]:
     ]
 
 
+@wrap_storage_errors()
 def tag_counts(conn: Connection, *, limit: int = 200) -> list[TagCount]:
     """Tags by number of items, most used first."""
     count = func.count(ITEM_TAG.c.item_id)
@@ -220,21 +223,34 @@ def tag_counts(conn: Connection, *, limit: int = 200) -> list[TagCount]:
     return [TagCount(n, d, int(c)) for n, d, c in conn.execute(query)]
 
 
-def source_rows(conn: Connection) -> list[dict[str, Any]]:
-    """Every source with its health and item count, for ``aggregator sources`` and ``/api/sources``."""
+@wrap_storage_errors()
+def source_rows(conn: Connection) -> list[SourceView]:
+    """Every source with its health and item count, for ``aggregator sources``, ``/api/sources``, ``/``."""
     counts: dict[int, int] = {
         int(source_id): int(n)
         for source_id, n in conn.execute(
             select(SIGHTING.c.source_id, func.count()).group_by(SIGHTING.c.source_id)
         )
     }
-    result = []
-    for row in conn.execute(select(SOURCE).order_by(SOURCE.c.id)).mappings():
-        data = dict(row)
-        data["items"] = int(counts.get(row["id"], 0))
-        result.append(data)
-    return result
+    return [
+        _source_view(row, counts.get(row["id"], 0))
+        for row in conn.execute(select(SOURCE).order_by(SOURCE.c.id)).mappings()
+    ]
 
 
+def _source_view(row: Any, items: int) -> SourceView:
+    status, category = row["last_status"], row["error_category"]
+    return SourceView(
+        **{
+            **row,
+            "tags": tuple(row["tags"] or ()),
+            "last_status": status if is_poll_status(status) else None,
+            "error_category": category if is_category(category) else None,
+        },
+        items=int(items),
+    )
+
+
+@wrap_storage_errors()
 def item_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(ITEM)).scalar() or 0)

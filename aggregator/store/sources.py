@@ -1,17 +1,22 @@
-"""Sources: sync them from the configuration, pick the due ones, record each poll's outcome."""
+"""Sources: sync them from the configuration, pick the due ones (``SourceState``, what the
+poller needs), record each poll's outcome (``SourceUpdate``, what a poll asks storage to write).
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection
 
+from ..errors import Category
 from ..models import Source, table_of
-from .common import insert_for
+from ..views import PollStatus, source_label
+from .common import insert_for, wrap_storage_errors
 from .records import SourceSpec
 
 SOURCE = table_of(Source)
@@ -26,7 +31,7 @@ class SourceState:
     id: int
     url: str
     kind: str
-    title: str
+    label: str  # views.source_label: what to call the source
     tags: tuple[str, ...]
     interval: int | None
     allow_private: bool | None
@@ -39,10 +44,6 @@ class SourceState:
     next_poll_at: datetime | None
 
     @property
-    def label(self) -> str:
-        return self.title or self.url
-
-    @property
     def fetch_url(self) -> str:
         """The configured URL, or where it moved after repeated permanent redirects."""
         if self.redirect_url and self.redirect_count >= REDIRECTS_TO_MOVE:
@@ -50,6 +51,50 @@ class SourceState:
         return self.url
 
 
+class Keep(enum.Enum):
+    """A ``SourceUpdate`` field that leaves the stored value as it is."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
+
+
+@dataclass(frozen=True)
+class SourceUpdate:
+    """What one poll records about a source: the columns it writes; ``KEEP`` leaves one as it is."""
+
+    last_polled_at: datetime
+    last_status: PollStatus
+    last_http_status: int | None
+    next_poll_at: datetime | None  # None: never again (410 Gone)
+    consecutive_errors: int
+    last_error: str | None
+    error_category: Category | None
+    gone: bool = False
+    last_success_at: datetime | Keep = KEEP
+    last_error_at: datetime | Keep = KEEP
+    etag: str | Keep | None = KEEP
+    last_modified: str | Keep | None = KEEP
+    body_hash: str | Keep = KEEP
+    feed_title: str | Keep | None = KEEP
+    feed_link: str | Keep | None = KEEP
+    feed_language: str | Keep | None = KEEP
+    last_warning: str | Keep | None = KEEP
+    redirect_url: str | Keep | None = KEEP
+    redirect_count: int | Keep = KEEP
+
+    def values(self) -> dict[str, Any]:
+        """The columns to write, long texts cut to ``MAX_ERROR`` characters."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {k: v for k, v in values.items() if v is not KEEP}
+        for name in ("last_error", "last_warning"):
+            if values.get(name):
+                values[name] = values[name][:MAX_ERROR]
+        return values
+
+
+@wrap_storage_errors()
 def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime) -> tuple[int, int]:
     """Make the configured sources match the config; return (added, disabled).
 
@@ -107,6 +152,7 @@ def is_changed(known: Any, src: SourceSpec) -> bool:
     )
 
 
+@wrap_storage_errors()
 def move_sources(conn: Connection, moves: Mapping[str, str]) -> list[str]:
     """Give known sources a new URL (old -> new) unless the new one is known too; return those moved.
 
@@ -123,6 +169,7 @@ def move_sources(conn: Connection, moves: Mapping[str, str]) -> list[str]:
     return moved
 
 
+@wrap_storage_errors()
 def add_sources(conn: Connection, sources: Iterable[SourceSpec], origin: str, now: datetime) -> list[str]:
     """Add sources that are not known yet (OPML import); return the URLs added."""
     known = set(conn.execute(select(SOURCE.c.url)).scalars())
@@ -147,6 +194,7 @@ def add_sources(conn: Connection, sources: Iterable[SourceSpec], origin: str, no
     return added
 
 
+@wrap_storage_errors()
 def due_sources(conn: Connection, now: datetime, *, force: bool = False) -> list[SourceState]:
     """Enabled sources whose next poll is due (all enabled ones with ``force``), oldest first."""
     query = select(SOURCE).where(SOURCE.c.enabled.is_(True), SOURCE.c.gone.is_(False))
@@ -156,6 +204,7 @@ def due_sources(conn: Connection, now: datetime, *, force: bool = False) -> list
     return [_state(row) for row in conn.execute(query).mappings()]
 
 
+@wrap_storage_errors()
 def next_due_time(conn: Connection, now: datetime) -> datetime | None:
     """The earliest next poll among enabled sources (``now`` for a never-polled one; None: no sources)."""
     query = select(SOURCE.c.next_poll_at).where(SOURCE.c.enabled.is_(True), SOURCE.c.gone.is_(False))
@@ -163,13 +212,10 @@ def next_due_time(conn: Connection, now: datetime) -> datetime | None:
     return min(times) if times else None
 
 
-def record_poll(conn: Connection, source_id: int, **values: Any) -> None:
+@wrap_storage_errors()
+def record_poll(conn: Connection, source_id: int, outcome: SourceUpdate) -> None:
     """Store a poll's outcome on the source (status, validators, error, warning, schedule)."""
-    if values.get("last_error"):
-        values["last_error"] = str(values["last_error"])[:MAX_ERROR]
-    if values.get("last_warning"):
-        values["last_warning"] = str(values["last_warning"])[:MAX_ERROR]
-    conn.execute(update(SOURCE).where(SOURCE.c.id == source_id).values(**values))
+    conn.execute(update(SOURCE).where(SOURCE.c.id == source_id).values(**outcome.values()))
 
 
 def _state(row: Any) -> SourceState:
@@ -177,7 +223,7 @@ def _state(row: Any) -> SourceState:
         id=row["id"],
         url=row["url"],
         kind=row["kind"],
-        title=row["title"] or row["feed_title"] or "",
+        label=source_label(row["url"], row["title"], row["feed_title"]),
         tags=tuple(row["tags"] or ()),
         interval=row["interval_seconds"],
         allow_private=row["allow_private"],

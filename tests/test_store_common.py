@@ -1,0 +1,137 @@
+"""``store.common``: the error boundary. Every public store function, and the connections
+``connect`` and ``transaction`` open, turn a database failure into ``StorageError``."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import SQLModel
+
+from aggregator.errors import StorageError
+from aggregator.filters import Filter
+from aggregator.store import common, locks, slices, sources
+from aggregator.store.common import connect, transaction, wrap_storage_errors
+from aggregator.store.sources import SourceUpdate
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+UPDATE = SourceUpdate(
+    last_polled_at=NOW,
+    last_status="not_modified",
+    last_http_status=304,
+    next_poll_at=NOW,
+    consecutive_errors=0,
+    last_error=None,
+    error_category=None,
+)
+BOUNDARY_MODULES = (common, locks, slices, sources)
+NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
+
+ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
+    "sources.sync_sources": lambda c: sources.sync_sources(c, [], NOW),
+    "sources.move_sources": lambda c: sources.move_sources(c, {"https://a.example/": "https://b.example/"}),
+    "sources.add_sources": lambda c: sources.add_sources(c, [], "opml", NOW),
+    "sources.due_sources": lambda c: sources.due_sources(c, NOW),
+    "sources.next_due_time": lambda c: sources.next_due_time(c, NOW),
+    "sources.record_poll": lambda c: sources.record_poll(c, 1, UPDATE),
+    "slices.select_slice": lambda c: slices.select_slice(c, Filter()),
+    "slices.tag_counts": lambda c: slices.tag_counts(c),
+    "slices.source_rows": lambda c: slices.source_rows(c),
+    "slices.item_count": lambda c: slices.item_count(c),
+    "common.read_data_version": lambda c: common.read_data_version(c),
+    "common.bump_data_version": lambda c: common.bump_data_version(c),
+}
+ON_ENGINE: dict[str, Callable[[Engine], object]] = {
+    "locks.acquire": lambda e: locks.acquire(e, "poll", "me", 60.0, NOW),
+    "locks.renew": lambda e: locks.renew(e, "poll", "me", 60.0, NOW),
+    "locks.release": lambda e: locks.release(e, "poll", "me"),
+}
+
+
+@pytest.fixture
+def broken(engine: Engine) -> Iterator[Engine]:
+    """A database whose tables were dropped after it was opened."""
+    SQLModel.metadata.drop_all(engine)
+    yield engine
+
+
+def assert_storage_error(caught: pytest.ExceptionInfo[StorageError]) -> None:
+    assert isinstance(caught.value.__cause__, SQLAlchemyError)
+    message = str(caught.value)
+    assert message and "\n" not in message and "SELECT" not in message and "UPDATE" not in message
+
+
+@pytest.mark.parametrize("name", ON_CONNECTION)
+def test_store_function_on_dropped_tables_raises_storage_error(broken: Engine, name: str) -> None:
+    with broken.connect() as conn, pytest.raises(StorageError) as caught:
+        ON_CONNECTION[name](conn)
+    assert_storage_error(caught)
+
+
+@pytest.mark.parametrize("name", ON_ENGINE)
+def test_lock_function_on_dropped_tables_raises_storage_error(broken: Engine, name: str) -> None:
+    with pytest.raises(StorageError) as caught:
+        ON_ENGINE[name](broken)
+    assert_storage_error(caught)
+
+
+def test_every_public_function_that_reaches_the_database_is_wrapped_and_tested() -> None:
+    found = {
+        f"{module.__name__.rsplit('.', 1)[-1]}.{name}": fn
+        for module in BOUNDARY_MODULES
+        for name, fn in public_functions(module)
+        if list(inspect.signature(fn).parameters)[:1] in (["conn"], ["engine"]) and name not in NOT_WRAPPED
+    }
+    assert sorted(found) == sorted([*ON_CONNECTION, *ON_ENGINE])
+    assert [name for name, fn in found.items() if not hasattr(fn, "__wrapped__")] == []
+
+
+@pytest.mark.parametrize("open_connection", [connect, transaction])
+def test_connect_and_transaction_translate_errors_in_their_block(
+    sqlite_engine: Engine, open_connection: Callable[[Engine], Any]
+) -> None:
+    with (
+        pytest.raises(StorageError, match="no such table: nowhere") as caught,
+        open_connection(sqlite_engine) as c,
+    ):
+        c.execute(text("SELECT * FROM nowhere"))
+    assert_storage_error(caught)
+
+
+@pytest.mark.parametrize("open_connection", [connect, transaction])
+def test_connect_and_transaction_on_an_unreachable_database(
+    tmp_path: Path, open_connection: Callable[[Engine], Any]
+) -> None:
+    unreachable = create_engine(f"sqlite:///{tmp_path}/missing-dir/db.sqlite")
+    with pytest.raises(StorageError, match="unable to open database file"), open_connection(unreachable):
+        pass  # pragma: no cover
+
+
+def test_other_errors_pass_through_untouched(sqlite_engine: Engine) -> None:
+    with pytest.raises(KeyError), transaction(sqlite_engine) as conn:
+        conn.execute(select(1))
+        raise KeyError("not a database error")
+    with (
+        pytest.raises(StorageError) as caught,
+        wrap_storage_errors(),
+        wrap_storage_errors(),
+        sqlite_engine.connect() as conn,
+    ):
+        conn.execute(text("SELECT * FROM nowhere"))
+    assert isinstance(caught.value.__cause__, SQLAlchemyError)  # wrapped once, not twice
+
+
+def public_functions(module: ModuleType) -> list[tuple[str, Callable[..., Any]]]:
+    return [
+        (name, fn)
+        for name, fn in inspect.getmembers(module, inspect.isfunction)
+        if not name.startswith("_") and inspect.unwrap(fn).__module__ == module.__name__
+    ]
