@@ -2,7 +2,8 @@
 
 * ``incoming``: a parsed feed as ``Incoming`` records, one per entry identity.
 * ``merge``: ``ItemRow`` (an item's columns) and the field merge of one source into it.
-* ``plan``: from the ``Stored`` snapshot storage loads, the ``WritePlan`` storage applies.
+* ``plan``: from the snapshots storage loads (``Stored``, ``TagsStored``), the ``WritePlan``
+  storage applies.
 
 Which item each entry belongs to is ``keys.assign_keys``; storage loads, this package
 decides, storage applies.
@@ -10,7 +11,18 @@ decides, storage applies.
 
 from .incoming import RANKS, Incoming, SourceInfo, prepare_entries, tag_pairs, text_rank, to_incoming
 from .merge import COLUMNS, TEXT_FIELDS, ItemRow, merge_item, new_item, union_tags
-from .plan import SightingRow, Stored, TagSet, WriteCounts, WritePlan, plan_writes, sighting
+from .plan import (
+    Retag,
+    SightingRow,
+    Stored,
+    TagSet,
+    TagsStored,
+    WriteCounts,
+    WritePlan,
+    plan_tags,
+    plan_writes,
+    sighting,
+)
 
 __all__ = [
     "COLUMNS",
@@ -18,14 +30,17 @@ __all__ = [
     "TEXT_FIELDS",
     "Incoming",
     "ItemRow",
+    "Retag",
     "SightingRow",
     "SourceInfo",
     "Stored",
     "TagSet",
+    "TagsStored",
     "WriteCounts",
     "WritePlan",
     "merge_item",
     "new_item",
+    "plan_tags",
     "plan_writes",
     "prepare_entries",
     "sighting",

@@ -1,8 +1,10 @@
 """Pure: decide every write one source's poll makes, from what storage holds.
 
-Storage loads a ``Stored`` snapshot of the batch's items (``store.items``), this
-module returns a ``WritePlan``, and storage applies the plan in bulk. Items are
-named by ``key_hash`` in the plan, since new items have no id until inserted.
+Storage loads a ``Stored`` snapshot of the batch's items and this source's sightings
+of them; ``plan_writes`` decides rows and sightings and names the items whose tag set
+may move (``WritePlan.retag``). For those only, storage loads every source's tags and
+the current links (``TagsStored``) and ``plan_tags`` completes the plan; storage applies
+it in bulk. Items are named by ``key_hash``, since new items have no id until inserted.
 
 What a plan says, item by item:
 
@@ -17,7 +19,7 @@ What a plan says, item by item:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from .incoming import Incoming, SourceInfo
@@ -48,11 +50,18 @@ class SightingRow:
 
 @dataclass(frozen=True)
 class Stored:
-    """What storage holds for one batch: its items, their sightings and tag links."""
+    """What storage holds for one batch: its items and this source's sightings of them."""
 
     items: Mapping[str, ItemRow] = field(default_factory=dict)  # by key_hash
-    sightings: Mapping[int, Sequence[SightingRow]] = field(default_factory=dict)  # by item id, every source
-    tags: Mapping[int, Mapping[str, datetime]] = field(
+    mine: Mapping[int, SightingRow] = field(default_factory=dict)  # by item id
+
+
+@dataclass(frozen=True)
+class TagsStored:
+    """For the items whose tags may move: every other source's tags, and the current links."""
+
+    said: Mapping[int, Sequence[tuple[int, Pairs]]] = field(default_factory=dict)  # item id -> (source, tags)
+    links: Mapping[int, Mapping[str, datetime]] = field(
         default_factory=dict
     )  # item id -> name -> published copy
 
@@ -62,6 +71,16 @@ class TagSet:
     """An item's whole tag set, to be written in place of the stored one."""
 
     key_hash: str
+    published: datetime
+    tags: Pairs
+
+
+@dataclass(frozen=True)
+class Retag:
+    """An item whose tag set may move: this source's tags for it, and its date."""
+
+    key_hash: str
+    item_id: int | None
     published: datetime
     tags: Pairs
 
@@ -82,13 +101,23 @@ class WritePlan:
     new_items: tuple[ItemRow, ...] = ()
     updated_items: tuple[ItemRow, ...] = ()
     sightings: tuple[tuple[str, SightingRow], ...] = ()  # (key_hash, row) to upsert
+    visible: tuple[str, ...] = ()  # key_hashes whose sighting changed in a way a reader sees
+    retag: tuple[Retag, ...] = ()  # items whose tag set may move (``plan_tags`` decides)
     tag_sets: tuple[TagSet, ...] = ()
     bumps: tuple[str, ...] = ()  # key_hashes whose version moves with no field change
     counts: WriteCounts = WriteCounts()
+    entries: int = 0
+
+    def retag_ids(self) -> list[int]:
+        """The stored items whose other sightings and links ``plan_tags`` needs."""
+        return sorted({r.item_id for r in self.retag if r.item_id is not None})
 
 
 def plan_writes(source: SourceInfo, incoming: Sequence[Incoming], stored: Stored, now: datetime) -> WritePlan:
-    """Every write for ``incoming`` (entries already placed on their items by ``keys``)."""
+    """Rows and sightings for ``incoming`` (entries already placed on their items by ``keys``).
+
+    The plan's tag sets and counts are final only after ``plan_tags``.
+    """
     rows: dict[str, ItemRow] = {}
     new_items: list[ItemRow] = []
     updated: list[ItemRow] = []
@@ -102,40 +131,51 @@ def plan_writes(source: SourceInfo, incoming: Sequence[Incoming], stored: Stored
         rows[entry.key_hash] = kept
 
     sightings: list[tuple[str, SightingRow]] = []
-    mine: dict[str, SightingRow | None] = {}
+    own: dict[str, Pairs] = {}
     visible: list[str] = []
     for entry in incoming:
-        current = _sighting_of(stored, rows[entry.key_hash], source.id)
+        row = rows[entry.key_hash]
+        current = stored.mine.get(row.id) if row.id is not None else None
         wanted = sighting(entry, source, current.first_seen if current else now, now)
-        mine[entry.key_hash] = current
+        own[entry.key_hash] = wanted.tags
         if current is None or _differs(current, wanted, SIGHTING_COMPARED):
             sightings.append((entry.key_hash, wanted))
-            mine[entry.key_hash] = wanted
             if current is None or _differs(current, wanted, SIGHTING_VISIBLE):
                 visible.append(entry.key_hash)
-
-    written = {r.key_hash for r in new_items} | {r.key_hash for r in updated}
-    tag_sets: list[TagSet] = []
-    retagged: set[str] = set()
-    for key_hash in dict.fromkeys([*visible, *(r.key_hash for r in updated)]):
-        row = rows[key_hash]
-        others = [s for s in _sightings(stored, row) if s.source_id != source.id]
-        own = mine[key_hash]
-        said = sorted([*others, *([own] if own else [])], key=lambda s: s.source_id)
-        union = union_tags([s.tags for s in said])
-        links = stored.tags.get(row.id, {}) if row.id is not None else {}
-        moved = set(union) != set(links)
-        if moved or any(when != row.published for when in links.values()):
-            tag_sets.append(TagSet(key_hash, row.published, tuple(union.items())))
-        if moved:
-            retagged.add(key_hash)
-    bumps = tuple(k for k in dict.fromkeys([*visible, *sorted(retagged)]) if k not in written)
-    counts = WriteCounts(
-        new=len(new_items),
-        updated=len(updated) + len(bumps),
-        unchanged=len(incoming) - len(new_items) - len(updated) - len(bumps),
+    candidates = dict.fromkeys([*visible, *(r.key_hash for r in updated)])
+    retag = tuple(Retag(k, rows[k].id, rows[k].published, own[k]) for k in candidates)
+    return WritePlan(
+        tuple(new_items), tuple(updated), tuple(sightings), tuple(visible), retag, entries=len(incoming)
     )
-    return WritePlan(tuple(new_items), tuple(updated), tuple(sightings), tuple(tag_sets), bumps, counts)
+
+
+def plan_tags(plan: WritePlan, source: SourceInfo, stored: TagsStored) -> WritePlan:
+    """Complete ``plan``: each retag item's tag set (the union of every source's tags, first
+    display form by source order) when it moved or its links' date is stale; versions bumped
+    where a reader sees a change no field carries; the counts."""
+    tag_sets: list[TagSet] = []
+    retagged: list[str] = []
+    for r in plan.retag:
+        others = (
+            [(s, tags) for s, tags in stored.said.get(r.item_id, ()) if s != source.id] if r.item_id else []
+        )
+        said = sorted([*others, (source.id, r.tags)], key=lambda pair: pair[0])
+        union = union_tags([tags for _, tags in said])
+        links = stored.links.get(r.item_id, {}) if r.item_id is not None else {}
+        moved = set(union) != set(links)
+        if moved or any(when != r.published for when in links.values()):
+            tag_sets.append(TagSet(r.key_hash, r.published, tuple(union.items())))
+        if moved:
+            retagged.append(r.key_hash)
+    written = {r.key_hash for r in plan.new_items} | {r.key_hash for r in plan.updated_items}
+    bumps = tuple(k for k in dict.fromkeys([*plan.visible, *retagged]) if k not in written)
+    changed = len(plan.new_items) + len(plan.updated_items) + len(bumps)
+    counts = WriteCounts(
+        new=len(plan.new_items),
+        updated=len(plan.updated_items) + len(bumps),
+        unchanged=plan.entries - changed,
+    )
+    return replace(plan, tag_sets=tuple(tag_sets), bumps=bumps, counts=counts)
 
 
 def sighting(entry: Incoming, source: SourceInfo, first_seen: datetime, now: datetime) -> SightingRow:
@@ -152,14 +192,6 @@ def sighting(entry: Incoming, source: SourceInfo, first_seen: datetime, now: dat
         first_seen=first_seen,
         last_seen=now,
     )
-
-
-def _sightings(stored: Stored, row: ItemRow) -> Sequence[SightingRow]:
-    return stored.sightings.get(row.id, ()) if row.id is not None else ()
-
-
-def _sighting_of(stored: Stored, row: ItemRow, source_id: int) -> SightingRow | None:
-    return next((s for s in _sightings(stored, row) if s.source_id == source_id), None)
 
 
 def _differs(a: SightingRow, b: SightingRow, names: Sequence[str]) -> bool:

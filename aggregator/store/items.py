@@ -22,8 +22,10 @@ from ..ingest import (
     SourceInfo,
     Stored,
     TagSet,
+    TagsStored,
     WriteCounts,
     WritePlan,
+    plan_tags,
     plan_writes,
     union_tags,
 )
@@ -37,7 +39,7 @@ TAG = table_of(Tag)
 ITEM_TAG = table_of(ItemTag)
 _SIGHTING_COLUMNS = [c for c in SIGHTING.c if c.name != "item_id"]
 
-__all__ = ["WriteCounts", "apply_plan", "load_stored", "rederive_tags", "write_items"]
+__all__ = ["WriteCounts", "apply_plan", "load_stored", "load_tags", "rederive_tags", "write_items"]
 
 
 def write_items(
@@ -47,38 +49,54 @@ def write_items(
     if not incoming:
         return WriteCounts()
     placed = place_entries(conn, source.id, incoming)
-    stored = load_stored(conn, [i.key_hash for i in placed])
+    stored = load_stored(conn, source.id, [i.key_hash for i in placed])
     plan = plan_writes(source, placed, stored, now)
+    plan = plan_tags(plan, source, load_tags(conn, plan.retag_ids()))
     apply_plan(conn, plan, stored, now)
     return plan.counts
 
 
-def load_stored(conn: Connection, key_hashes: Sequence[str]) -> Stored:
-    """The items with these keys, every sighting of them and their tag links."""
+def load_stored(conn: Connection, source_id: int, key_hashes: Sequence[str]) -> Stored:
+    """The items with these keys, and this source's sightings of them."""
     items: dict[str, ItemRow] = {}
     for part in chunks(sorted(set(key_hashes))):
         for row in conn.execute(select(ITEM).where(ITEM.c.key_hash.in_(part))).mappings():
             items[row["key_hash"]] = ItemRow(**{name: row[name] for name in COLUMNS})
     ids = sorted(int(r.id) for r in items.values() if r.id is not None)
-    sightings: dict[int, list[SightingRow]] = {}
-    tags: dict[int, dict[str, datetime]] = {}
+    mine: dict[int, SightingRow] = {}
     for id_part in chunks(ids):
         rows = conn.execute(
-            select(SIGHTING.c.item_id, *_SIGHTING_COLUMNS)
-            .where(SIGHTING.c.item_id.in_(id_part))
-            .order_by(SIGHTING.c.item_id, SIGHTING.c.source_id)
+            select(SIGHTING).where(SIGHTING.c.source_id == source_id, SIGHTING.c.item_id.in_(id_part))
         ).mappings()
         for row in rows:
             values = {c.name: row[c.name] for c in _SIGHTING_COLUMNS}
-            values["tags"] = tuple((str(n), str(d)) for n, d in row["tags"] or [])
-            sightings.setdefault(row["item_id"], []).append(SightingRow(**values))
+            values["tags"] = _pairs(row["tags"])
+            mine[row["item_id"]] = SightingRow(**values)
+    return Stored(items=items, mine=mine)
+
+
+def load_tags(conn: Connection, item_ids: Sequence[int]) -> TagsStored:
+    """Every source's tags for these items, and their current tag links."""
+    said: dict[int, list[tuple[int, tuple[tuple[str, str], ...]]]] = {}
+    links: dict[int, dict[str, datetime]] = {}
+    for part in chunks(item_ids):
+        for item_id, source_id, tags in conn.execute(
+            select(SIGHTING.c.item_id, SIGHTING.c.source_id, SIGHTING.c.tags).where(
+                SIGHTING.c.item_id.in_(part)
+            )
+        ):
+            said.setdefault(item_id, []).append((source_id, _pairs(tags)))
         for item_id, name, when in conn.execute(
             select(ITEM_TAG.c.item_id, TAG.c.name, ITEM_TAG.c.published)
             .join(TAG, TAG.c.id == ITEM_TAG.c.tag_id)
-            .where(ITEM_TAG.c.item_id.in_(id_part))
+            .where(ITEM_TAG.c.item_id.in_(part))
         ):
-            tags.setdefault(item_id, {})[name] = when
-    return Stored(items=items, sightings=sightings, tags=tags)
+            links.setdefault(item_id, {})[name] = when
+    return TagsStored(said=said, links=links)
+
+
+def _pairs(tags: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((str(name), str(display)) for name, display in tags or [])
 
 
 def apply_plan(conn: Connection, plan: WritePlan, stored: Stored, now: datetime) -> None:
