@@ -18,11 +18,18 @@ from sqlmodel import SQLModel
 
 from aggregator.errors import StorageError
 from aggregator.filters import Filter
-from aggregator.store import common, locks, slices, sources
+from aggregator.identity import hash_text
+from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePlan
+from aggregator.store import common, items, keys, locks, rekey, slices, sources
 from aggregator.store.common import connect, transaction, wrap_storage_errors
 from aggregator.store.sources import SourceUpdate
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
+ENTRY = Incoming(
+    key="https://example.org/a", key_hash=hash_text("https://example.org/a"), link="https://example.org/a",
+    guid=None, title="a", summary=None, content=None, author=None, published=None, updated=None,
+    site="example.org", bookmark_count=None, image=None, entry_hash=hash_text("link:https://example.org/a"),
+)  # fmt: skip
 UPDATE = SourceUpdate(
     last_polled_at=NOW,
     last_status="not_modified",
@@ -32,7 +39,7 @@ UPDATE = SourceUpdate(
     last_error=None,
     error_category=None,
 )
-BOUNDARY_MODULES = (common, locks, slices, sources)
+BOUNDARY_MODULES = (common, items, keys, locks, rekey, slices, sources)
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
 ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
@@ -48,11 +55,19 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "slices.item_count": lambda c: slices.item_count(c),
     "common.read_data_version": lambda c: common.read_data_version(c),
     "common.bump_data_version": lambda c: common.bump_data_version(c),
+    "items.write_items": lambda c: items.write_items(c, SourceInfo(1, "feed"), [ENTRY], NOW),
+    "items.load_stored": lambda c: items.load_stored(c, 1, [ENTRY.key_hash]),
+    "items.load_tags": lambda c: items.load_tags(c, [1]),
+    "items.apply_plan": lambda c: items.apply_plan(c, WritePlan(counts=WriteCounts(new=1)), Stored(), NOW),
+    "items.rederive_tags": lambda c: items.rederive_tags(c, [1]),
+    "keys.place_entries": lambda c: keys.place_entries(c, 1, [ENTRY]),
+    "keys.load_known": lambda c: keys.load_known(c, 1, [ENTRY]),
 }
 ON_ENGINE: dict[str, Callable[[Engine], object]] = {
     "locks.acquire": lambda e: locks.acquire(e, "poll", "me", 60.0, NOW),
     "locks.renew": lambda e: locks.renew(e, "poll", "me", 60.0, NOW),
     "locks.release": lambda e: locks.release(e, "poll", "me"),
+    "rekey.upgrade_identity": lambda e: rekey.upgrade_identity(e),
 }
 
 

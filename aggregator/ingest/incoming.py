@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,8 +49,8 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
-class Incoming:
-    """One item as one source reports it."""
+class ItemText:
+    """The fields that name an item and say what it is: a reported entry and a stored row share them."""
 
     key: str
     key_hash: str
@@ -60,11 +60,20 @@ class Incoming:
     summary: str | None
     content: str | None
     author: str | None
-    published: datetime | None
-    updated: datetime | None
     site: str | None
     bookmark_count: int | None
     image: str | None
+
+
+SHARED_FIELDS = tuple(f.name for f in fields(ItemText))
+
+
+@dataclass(frozen=True)
+class Incoming(ItemText):
+    """One item as one source reports it."""
+
+    published: datetime | None
+    updated: datetime | None
     enclosures: tuple[tuple[str, str | None, int | None], ...] = ()
     tags: tuple[tuple[str, str], ...] = ()  # (normalized name, display form)
     user: str | None = None

@@ -17,33 +17,22 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from .incoming import Incoming, SourceInfo
+from .incoming import SHARED_FIELDS, Incoming, ItemText, SourceInfo
 
 # The fields a source's text owns, in the order they are compared.
 TEXT_FIELDS = ("link", "guid", "title", "summary", "content", "author", "image", "enclosures")
 
 
 @dataclass(frozen=True)
-class ItemRow:
+class ItemRow(ItemText):
     """One row of the item table. ``id`` is ``None`` until storage has inserted it."""
 
-    key_hash: str
-    key: str
     page_hash: str | None
-    link: str | None
-    guid: str | None
-    title: str
-    summary: str | None
-    content: str | None
-    author: str | None
     published: datetime
     has_date: bool  # ``published`` came from a feed, not from first_seen
     updated: datetime
     first_seen: datetime
     last_seen: datetime
-    site: str | None
-    bookmark_count: int | None
-    image: str | None
     enclosures: list[dict[str, Any]] = field(default_factory=list)
     owner_source_id: int | None = None  # the source whose text fields are kept
     owner_rank: int = 0
@@ -77,23 +66,13 @@ def new_item(incoming: Incoming, source: SourceInfo, now: datetime) -> ItemRow:
     """The row of an item first seen in ``incoming``."""
     published = incoming.published or now
     return ItemRow(
-        key_hash=incoming.key_hash,
-        key=incoming.key,
+        **{name: getattr(incoming, name) for name in SHARED_FIELDS},
         page_hash=incoming.page_hash,
-        link=incoming.link,
-        guid=incoming.guid,
-        title=incoming.title,
-        summary=incoming.summary,
-        content=incoming.content,
-        author=incoming.author,
         published=published,
         has_date=incoming.published is not None,
         updated=incoming.updated or published,
         first_seen=now,
         last_seen=now,
-        site=incoming.site,
-        bookmark_count=incoming.bookmark_count,
-        image=incoming.image,
         enclosures=incoming.enclosure_dicts(),
         owner_source_id=source.id,
         owner_rank=incoming.rank,

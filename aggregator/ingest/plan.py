@@ -180,17 +180,14 @@ def plan_tags(plan: WritePlan, source: SourceInfo, stored: TagsStored) -> WriteP
 
 def sighting(entry: Incoming, source: SourceInfo, first_seen: datetime, now: datetime) -> SightingRow:
     """What ``source`` says of the item through ``entry``."""
+    said = {name: getattr(entry, name) for name in ("guid", "tags", "user", "comment", "bookmark_count")}
     return SightingRow(
         source_id=source.id,
         entry_hash=entry.entry_hash or None,
-        guid=entry.guid,
-        tags=entry.tags,
-        user=entry.user,
-        comment=entry.comment,
-        bookmark_count=entry.bookmark_count,
         said_at=entry.published,
         first_seen=first_seen,
         last_seen=now,
+        **said,
     )
 
 

@@ -14,23 +14,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
-from ..ingest import (
-    COLUMNS,
-    Incoming,
-    ItemRow,
-    SightingRow,
-    SourceInfo,
-    Stored,
-    TagSet,
-    TagsStored,
-    WriteCounts,
-    WritePlan,
-    plan_tags,
-    plan_writes,
-    union_tags,
-)
+from .. import ingest
+from ..ingest import ItemRow, SightingRow, TagSet, TagsStored, WriteCounts, WritePlan
 from ..models import Item, ItemTag, Sighting, Tag, table_of
-from .common import bump_data_version, chunks, insert_for
+from .common import bump_data_version, chunks, insert_for, wrap_storage_errors
 from .keys import place_entries
 
 ITEM = table_of(Item)
@@ -42,26 +29,28 @@ _SIGHTING_COLUMNS = [c for c in SIGHTING.c if c.name != "item_id"]
 __all__ = ["WriteCounts", "apply_plan", "load_stored", "load_tags", "rederive_tags", "write_items"]
 
 
+@wrap_storage_errors()
 def write_items(
-    conn: Connection, source: SourceInfo, incoming: Sequence[Incoming], now: datetime
+    conn: Connection, source: ingest.SourceInfo, incoming: Sequence[ingest.Incoming], now: datetime
 ) -> WriteCounts:
     """Insert new items, update changed ones, record the source's sightings and re-derive tags."""
     if not incoming:
         return WriteCounts()
     placed = place_entries(conn, source.id, incoming)
     stored = load_stored(conn, source.id, [i.key_hash for i in placed])
-    plan = plan_writes(source, placed, stored, now)
-    plan = plan_tags(plan, source, load_tags(conn, plan.retag_ids()))
+    plan = ingest.plan_writes(source, placed, stored, now)
+    plan = ingest.plan_tags(plan, source, load_tags(conn, plan.retag_ids()))
     apply_plan(conn, plan, stored, now)
     return plan.counts
 
 
-def load_stored(conn: Connection, source_id: int, key_hashes: Sequence[str]) -> Stored:
+@wrap_storage_errors()
+def load_stored(conn: Connection, source_id: int, key_hashes: Sequence[str]) -> ingest.Stored:
     """The items with these keys, and this source's sightings of them."""
     items: dict[str, ItemRow] = {}
     for part in chunks(sorted(set(key_hashes))):
         for row in conn.execute(select(ITEM).where(ITEM.c.key_hash.in_(part))).mappings():
-            items[row["key_hash"]] = ItemRow(**{name: row[name] for name in COLUMNS})
+            items[row["key_hash"]] = ItemRow(**{name: row[name] for name in ingest.COLUMNS})
     ids = sorted(int(r.id) for r in items.values() if r.id is not None)
     mine: dict[int, SightingRow] = {}
     for id_part in chunks(ids):
@@ -72,9 +61,10 @@ def load_stored(conn: Connection, source_id: int, key_hashes: Sequence[str]) -> 
             values = {c.name: row[c.name] for c in _SIGHTING_COLUMNS}
             values["tags"] = _pairs(row["tags"])
             mine[row["item_id"]] = SightingRow(**values)
-    return Stored(items=items, mine=mine)
+    return ingest.Stored(items=items, mine=mine)
 
 
+@wrap_storage_errors()
 def load_tags(conn: Connection, item_ids: Sequence[int]) -> TagsStored:
     """Every source's tags for these items, and their current tag links."""
     said: dict[int, list[tuple[int, tuple[tuple[str, str], ...]]]] = {}
@@ -99,7 +89,8 @@ def _pairs(tags: Any) -> tuple[tuple[str, str], ...]:
     return tuple((str(name), str(display)) for name, display in tags or [])
 
 
-def apply_plan(conn: Connection, plan: WritePlan, stored: Stored, now: datetime) -> None:
+@wrap_storage_errors()
+def apply_plan(conn: Connection, plan: WritePlan, stored: ingest.Stored, now: datetime) -> None:
     """Write ``plan`` with bulk statements."""
     ids = {key_hash: int(row.id) for key_hash, row in stored.items.items() if row.id is not None}
     ids.update(_insert_new(conn, [row.values() for row in plan.new_items]))
@@ -186,6 +177,7 @@ def _ensure_tags(conn: Connection, names: dict[str, str]) -> dict[str, int]:
     return ids
 
 
+@wrap_storage_errors()
 def rederive_tags(conn: Connection, item_ids: Iterable[int]) -> None:
     """Make each item's tags the union of its sightings' tags (after sightings moved between items)."""
     wanted = sorted(set(item_ids))
@@ -200,6 +192,8 @@ def rederive_tags(conn: Connection, item_ids: Iterable[int]) -> None:
             said[item_id].append(tags)
         published.update(conn.execute(select(ITEM.c.id, ITEM.c.published).where(ITEM.c.id.in_(part))).all())
     sets = [
-        (i, TagSet("", published[i], tuple(union_tags(said[i]).items()))) for i in wanted if i in published
+        (i, TagSet("", published[i], tuple(ingest.union_tags(said[i]).items())))
+        for i in wanted
+        if i in published
     ]
     _write_tag_sets(conn, sets)

@@ -10,17 +10,19 @@ from sqlalchemy.engine import Connection
 from ..ingest import Incoming
 from ..keys import Known, assign_keys, claims_of, lookup_hashes
 from ..models import Item, Sighting, table_of
-from .common import chunks
+from .common import chunks, wrap_storage_errors
 
 ITEM = table_of(Item)
 SIGHTING = table_of(Sighting)
 
 
+@wrap_storage_errors()
 def place_entries(conn: Connection, source_id: int, incoming: Sequence[Incoming]) -> list[Incoming]:
     """``incoming`` with each entry's key set to the item it belongs to (load, then decide)."""
     return assign_keys(incoming, load_known(conn, source_id, incoming))
 
 
+@wrap_storage_errors()
 def load_known(conn: Connection, source_id: int, incoming: Sequence[Incoming]) -> Known:
     """This source's sightings of the entries, and its claims on the items their keys name."""
     entry_hashes, key_hashes, page_hashes = lookup_hashes(incoming)

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..identity import canonical_link, entry_identity, hash_text, link_host, page_key
 from ..models import ITEM_PAGE_INDEX, SIGHTING_ENTRY_INDEX, Item, ItemTag, Meta, Sighting, table_of
-from .common import bump_data_version, insert_for
+from .common import bump_data_version, insert_for, wrap_storage_errors
 from .items import rederive_tags
 
 log = logging.getLogger("aggregator.store")
@@ -35,6 +35,7 @@ RULE_KEY = "identity_rule"
 RULE = 2
 
 
+@wrap_storage_errors()
 def upgrade_identity(engine: Engine) -> None:
     """Create the sighting index if missing, then apply the identity rule once (one transaction)."""
     for table, name in ((SIGHTING, SIGHTING_ENTRY_INDEX), (ITEM, ITEM_PAGE_INDEX)):
