@@ -169,25 +169,13 @@ class OutcomePrinter:
         if self.tty:
             print("\r\x1b[K", end="", file=sys.stderr)
         if not self.quiet or outcome.failed:
-            print(format_outcome(outcome), file=self.stream, flush=True)
+            print(outcome.line(), file=self.stream, flush=True)
         if self.tty:
             print(f"[{self.done} sources done] {outcome.label[:50]}", end="", file=sys.stderr, flush=True)
 
     def finish(self) -> None:
         if self.tty and self.done:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
-
-
-def format_outcome(o: SourceOutcome) -> str:
-    if o.failed:
-        detail = f"{o.status} [{o.category}] {o.message}"
-    elif o.status in ("new", "updated"):
-        detail = f"{o.status}: {o.new} new, {o.updated} updated"
-    else:
-        detail = o.status.replace("_", " ")
-    if not o.failed and o.message:
-        detail += f"; {o.message}"
-    return f"{o.label}: {detail} ({o.elapsed * 1000:.0f} ms)"
 
 
 # -- sources / items ----------------------------------------------------------------------------

@@ -31,6 +31,18 @@ class SourceOutcome:
         """True when this poll failed (an error or 410 Gone)."""
         return self.status in FAILED
 
+    def line(self) -> str:
+        """The poll command's line for this source: what happened, and how long it took."""
+        if self.failed:
+            detail = f"{self.status} [{self.category}] {self.message}"
+        elif self.status in ("new", "updated"):
+            detail = f"{self.status}: {self.new} new, {self.updated} updated"
+        else:
+            detail = self.status.replace("_", " ")
+        if not self.failed and self.message:
+            detail += f"; {self.message}"
+        return f"{self.label}: {detail} ({self.elapsed * 1000:.0f} ms)"
+
 
 @dataclass
 class RunReport:
