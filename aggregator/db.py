@@ -18,7 +18,7 @@ from sqlmodel import SQLModel, create_engine
 from . import models  # noqa: F401  (registers the tables)
 from .errors import StorageError
 from .store.common import first_line
-from .store.rekey import upgrade_identity
+from .store.rekey import upgrade_identity, upgrade_site_keys
 
 BUSY_TIMEOUT_MS = 10_000
 POSTGRES_DRIVER_MISSING = (
@@ -77,6 +77,7 @@ def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
             SQLModel.metadata.create_all(engine)
             add_missing_columns(engine)
             upgrade_identity(engine)
+            upgrade_site_keys(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StorageError(f"cannot reach database {make_url(url)!r}: {first_line(exc)}") from exc

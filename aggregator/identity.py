@@ -119,6 +119,26 @@ def link_host(url: str | None) -> str | None:
     return canonical_host(host) or None if host else None
 
 
+def site_key(host: str | None) -> str | None:
+    """A canonical host's labels reversed and dot-terminated: ``blog.deeeet.com`` is ``com.deeeet.blog.``.
+
+    A host and its subdomains share the prefix of the host's key (``site_key_range``),
+    so "this site" is one range of an index.
+    """
+    if not host:
+        return None
+    return ".".join(reversed(host.split("."))) + "."
+
+
+def site_key_range(host: str) -> tuple[str, str]:
+    """Bounds ``[low, high)`` of the site keys of ``host`` and its subdomains (compared bytewise).
+
+    Every key in it starts with ``site_key(host)``: ``/`` is the character after ``.``.
+    """
+    low = site_key(host) or "."
+    return low, low[:-1] + "/"
+
+
 def normalize_host(value: str) -> str:
     """Normalize a host given by a user (``Deeeet.COM.``, ``例え.jp``, ``www.example.org``)."""
     return canonical_host(unicodedata.normalize("NFKC", value))

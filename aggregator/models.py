@@ -39,6 +39,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 SIGHTING_ENTRY_INDEX = "ix_sighting_source_entry"
 ITEM_PAGE_INDEX = "ix_item_page"
+ITEM_SITE_INDEX = "ix_item_site_key_published"
+ITEM_BOOKMARKS_INDEX = "ix_item_bookmarks_published"
+# Site keys are compared as bytes (a prefix is a range), whatever the database's collation.
+SITE_KEY_TYPE = String(256).with_variant(String(256, collation="C"), "postgresql")
 
 # 64-bit ids on PostgreSQL; SQLite needs plain INTEGER for its rowid alias.
 ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
@@ -92,7 +96,8 @@ class Item(SQLModel, table=True):
     __tablename__ = "item"
     __table_args__ = (
         Index("ix_item_published", "published"),
-        Index("ix_item_site_published", "site", "published"),
+        Index(ITEM_SITE_INDEX, "site_key", "published"),
+        Index(ITEM_BOOKMARKS_INDEX, "bookmark_count", "published"),
         Index(ITEM_PAGE_INDEX, "page_hash"),
     )
 
@@ -112,7 +117,8 @@ class Item(SQLModel, table=True):
     first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     site: str | None = Field(default=None, max_length=255)
-    bookmark_count: int | None = Field(default=None, index=True)
+    site_key: str | None = Field(default=None, sa_column=Column(SITE_KEY_TYPE))  # identity.site_key(site)
+    bookmark_count: int | None = None
     image: str | None = Field(default=None, sa_column=Column(Text))
     enclosures: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     owner_source_id: int | None = None  # the source whose text fields are kept

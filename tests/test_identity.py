@@ -102,3 +102,15 @@ def test_link_host() -> None:
 @pytest.mark.parametrize("typed", ["例え.jp", "xn--r8jz45g.jp", "XN--R8JZ45G.JP.", "www.例え.jp"])
 def test_site_filter_spellings_of_one_host_are_one_host(typed: str) -> None:
     assert parse_site(typed) == "xn--r8jz45g.jp"
+
+
+def test_site_keys_put_a_host_and_its_subdomains_in_one_range() -> None:
+    from aggregator.identity import site_key, site_key_range
+
+    low, high = site_key_range("deeeet.com")
+    assert (low, high) == ("com.deeeet.", "com.deeeet/")
+    inside = [site_key(h) or "" for h in ("deeeet.com", "blog.deeeet.com", "a.b.deeeet.com")]
+    outside = [site_key(h) or "" for h in ("deeeet.co", "xdeeeet.com", "deeeet.com.au", "deeeet2.com", "com")]
+    assert all(low <= k < high for k in inside)
+    assert not any(low <= k < high for k in outside)
+    assert site_key(None) is None and site_key("") is None

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
 from test_store_keys import DIARY, E, Feed, groups, poll
 
 from aggregator.db import make_engine
+from aggregator.filters import Filter
 from aggregator.identity import hash_text
-from aggregator.models import Item, ItemTag, Sighting, Source, Tag, table_of
+from aggregator.models import (
+    ITEM_BOOKMARKS_INDEX,
+    ITEM_SITE_INDEX,
+    Item,
+    ItemTag,
+    Sighting,
+    Source,
+    Tag,
+    table_of,
+)
+from aggregator.store.slices import select_slice
 
 ITEM, SIGHTING, SOURCE = table_of(Item), table_of(Sighting), table_of(Source)
 TAG, ITEM_TAG = table_of(Tag), table_of(ItemTag)
@@ -68,6 +79,13 @@ def make_old(url: str) -> dict[str, int]:
         conn.execute(text("ALTER TABLE item DROP COLUMN page_hash"))
         conn.execute(text("ALTER TABLE sighting DROP COLUMN entry_hash"))
         conn.execute(text("DELETE FROM meta WHERE key = 'identity_rule'"))
+        # before site keys: (site, published) and (bookmark_count) indexes, no site_key column
+        conn.execute(text(f"DROP INDEX {ITEM_SITE_INDEX}"))
+        conn.execute(text(f"DROP INDEX {ITEM_BOOKMARKS_INDEX}"))
+        conn.execute(text("ALTER TABLE item DROP COLUMN site_key"))
+        conn.execute(text("CREATE INDEX ix_item_site_published ON item (site, published)"))
+        conn.execute(text("CREATE INDEX ix_item_bookmark_count ON item (bookmark_count)"))
+        conn.execute(text("DELETE FROM meta WHERE key = 'site_key_rule'"))
     engine.dispose()
     return ids
 
@@ -116,5 +134,26 @@ def test_an_older_database_is_upgraded_then_polled_without_loss_or_duplicates(db
             frozenset({"diary/day"}), frozenset({"diary/p1"}), frozenset({"diary/p2"}),
             frozenset({"a/a", "b/b"}), frozenset({"nog/None", "a/sec"}),
         }  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def test_an_older_database_gets_site_keys_and_the_slice_indexes(db_url: str) -> None:
+    make_old(db_url)
+    engine: Engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            keys = dict(conn.execute(select(ITEM.c.site, ITEM.c.site_key)).all())
+            on_hatena = [v.site for v in select_slice(conn, Filter(sites=("hatena.ne.jp",)))]
+            on_idn = [v.site for v in select_slice(conn, Filter(sites=("xn--r8jz45g.jp",)))]
+        indexes = {i["name"] for i in inspect(engine).get_indexes("item")}
+        assert keys == {
+            "d.hatena.ne.jp": "jp.ne.hatena.d.",
+            "xn--r8jz45g.jp": "jp.xn--r8jz45g.",  # re-keyed from 例え.jp first
+            "links.example": "example.links.",
+        }
+        assert on_hatena == ["d.hatena.ne.jp"] and on_idn == ["xn--r8jz45g.jp"]
+        assert {ITEM_SITE_INDEX, ITEM_BOOKMARKS_INDEX} <= indexes
+        assert not indexes & {"ix_item_site_published", "ix_item_bookmark_count"}
     finally:
         engine.dispose()

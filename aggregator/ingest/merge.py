@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
+from ..identity import site_key
 from .incoming import SHARED_FIELDS, Incoming, ItemText, SourceInfo
 
 # The fields a source's text owns, in the order they are compared.
@@ -28,6 +29,7 @@ class ItemRow(ItemText):
     """One row of the item table. ``id`` is ``None`` until storage has inserted it."""
 
     page_hash: str | None
+    site_key: str | None  # identity.site_key(site): "this host and its subdomains" is a range
     published: datetime
     has_date: bool  # ``published`` came from a feed, not from first_seen
     updated: datetime
@@ -68,6 +70,7 @@ def new_item(incoming: Incoming, source: SourceInfo, now: datetime) -> ItemRow:
     return ItemRow(
         **{name: getattr(incoming, name) for name in SHARED_FIELDS},
         page_hash=incoming.page_hash,
+        site_key=site_key(incoming.site),
         published=published,
         has_date=incoming.published is not None,
         updated=incoming.updated or published,

@@ -10,6 +10,11 @@
   nothing is dropped.
 
 The step records itself in ``meta`` (``identity_rule``) and never runs twice.
+
+``upgrade_site_keys`` fills ``item.site_key`` (``identity.site_key``) for items stored
+before the column existed, once (``site_key_rule``), and keeps the slice indexes as the
+models declare them: (site_key, published) and (bookmark_count, published) replace the
+(site, published) and (bookmark_count) indexes of earlier releases.
 """
 
 from __future__ import annotations
@@ -17,11 +22,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from ..identity import canonical_link, entry_identity, hash_text, link_host, page_key
-from ..models import ITEM_PAGE_INDEX, SIGHTING_ENTRY_INDEX, Item, ItemTag, Meta, Sighting, table_of
+from ..identity import canonical_link, entry_identity, hash_text, link_host, page_key, site_key
+from ..models import (
+    ITEM_BOOKMARKS_INDEX,
+    ITEM_PAGE_INDEX,
+    ITEM_SITE_INDEX,
+    SIGHTING_ENTRY_INDEX,
+    Item,
+    ItemTag,
+    Meta,
+    Sighting,
+    table_of,
+)
 from .common import bump_data_version, insert_for, wrap_storage_errors
 from .items import rederive_tags
 
@@ -33,6 +48,9 @@ ITEM_TAG = table_of(ItemTag)
 META = table_of(Meta)
 RULE_KEY = "identity_rule"
 RULE = 2
+SITE_KEY_RULE_KEY = "site_key_rule"
+SITE_KEY_RULE = 1
+OLD_ITEM_INDEXES = ("ix_item_site_published", "ix_item_bookmark_count")
 
 
 @wrap_storage_errors()
@@ -56,6 +74,39 @@ def upgrade_identity(engine: Engine) -> None:
             "identity rule %d applied: %d sightings identified, %d items re-keyed, %d merged",
             RULE, filled, rekeyed, merged,
         )  # fmt: skip
+
+
+@wrap_storage_errors()
+def upgrade_site_keys(engine: Engine) -> None:
+    """Fill ``item.site_key`` once (one transaction), then create the slice indexes and drop the old ones."""
+    with engine.begin() as conn:
+        done = conn.execute(select(META.c.value).where(META.c.key == SITE_KEY_RULE_KEY)).scalar()
+        if done is None or done < SITE_KEY_RULE:
+            filled = _fill_site_keys(conn)
+            stmt = insert_for(conn, META).values(key=SITE_KEY_RULE_KEY, value=SITE_KEY_RULE)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": SITE_KEY_RULE}))
+            if filled:
+                log.warning("site keys filled for %d sites", filled)
+    for name in (ITEM_SITE_INDEX, ITEM_BOOKMARKS_INDEX):
+        next(i for i in ITEM.indexes if i.name == name).create(engine, checkfirst=True)
+    with engine.begin() as conn:
+        for name in OLD_ITEM_INDEXES:
+            conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+
+
+def _fill_site_keys(conn: Connection) -> int:
+    sites = conn.execute(
+        select(ITEM.c.site).where(ITEM.c.site.is_not(None), ITEM.c.site_key.is_(None)).distinct()
+    ).scalars()
+    params = [{"_s": site, "_k": site_key(site)} for site in sites if site]
+    if params:
+        stmt = (
+            update(ITEM)
+            .where(ITEM.c.site == bindparam("_s"), ITEM.c.site_key.is_(None))
+            .values(site_key=bindparam("_k"))
+        )
+        conn.execute(stmt, params)
+    return len(params)
 
 
 def _fill_entry_hashes(conn: Connection) -> int:
@@ -96,7 +147,8 @@ def _rekey_hosts(conn: Connection) -> tuple[int, int]:
         if key.isascii() and (site is None or site.isascii()):
             continue
         new_key = canonical_link(key, keep_fragment=False) if key.startswith("https://") else None
-        values: dict[str, Any] = {"site": link_host(link) if link else site}
+        new_site = link_host(link) if link else site
+        values: dict[str, Any] = {"site": new_site, "site_key": site_key(new_site)}
         if new_key and new_key != key:
             twin = conn.execute(select(ITEM.c.id).where(ITEM.c.key_hash == hash_text(new_key))).scalar()
             if twin is not None:

@@ -2,24 +2,30 @@
 
 A slice with a required tag is read from the item-tag link table's
 (tag, published) index, newest first, so "newest 50 with tag X" stays an index
-range however many items there are.
+range however many items there are. A site is a range of ``item.site_key`` (the
+host's labels reversed, so its subdomains share the prefix), read from the
+(site_key, published) index; a bookmark threshold is a range of the
+(bookmark_count, published) index. ``tests/test_store_slices_plan.py`` EXPLAINs each shape.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_
+from sqlalchemy import and_, exists, func, literal, literal_column, or_, select, tuple_
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import ColumnElement, Select, operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from ..errors import QueryError, is_category
 from ..filters import Filter
+from ..identity import site_key_range
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..views import Enclosure, ItemView, SourceRef, SourceView, TagCount, is_poll_status, source_label
 from .common import wrap_storage_errors
@@ -58,23 +64,86 @@ class Cursor:
 @wrap_storage_errors()
 def select_slice(conn: Connection, flt: Filter, *, after: Cursor | None = None) -> list[ItemView]:
     """The newest items matching ``flt`` (``flt.limit`` of them), with tags and sources."""
-    if flt.is_empty_slice():
+    query = slice_statement(conn, flt, after=after)
+    if query is None:
         return []
-    tag_ids = _tag_ids(conn, set(flt.tags) | set(flt.any_tags) | set(flt.not_tags))
-    if any(t not in tag_ids for t in flt.tags) or (
-        flt.any_tags and not any(t in tag_ids for t in flt.any_tags)
-    ):
-        return []
-    source_ids = _source_ids(conn, flt.sources)
-    if flt.sources and not source_ids:
-        return []
-    query = _slice_query(flt, tag_ids, source_ids, after)
     rows = list(conn.execute(query).mappings())
     return _views(conn, rows)
 
 
+@wrap_storage_errors()
+def slice_statement(conn: Connection, flt: Filter, *, after: Cursor | None = None) -> Select[Any] | None:
+    """The item query ``select_slice`` runs for ``flt``, or ``None`` when the slice is known empty.
+
+    It reads tag and source ids (small lookups) but not the items; the plan tests EXPLAIN it.
+    """
+    if flt.is_empty_slice():
+        return None
+    tag_ids = _tag_ids(conn, set(flt.tags) | set(flt.any_tags) | set(flt.not_tags))
+    if any(t not in tag_ids for t in flt.tags) or (
+        flt.any_tags and not any(t in tag_ids for t in flt.any_tags)
+    ):
+        return None
+    source_ids = _source_ids(conn, flt.sources)
+    if flt.sources and not source_ids:
+        return None
+    ranges = [r.condition() for r in _ranges(flt)]
+    if ranges and not flt.tags and conn.dialect.name == "sqlite":
+        ranges = _steer_sqlite(conn, _ranges(flt), flt.limit)
+    return _slice_query(flt, tag_ids, source_ids, after, ranges)
+
+
+@dataclass(frozen=True)
+class _Range:
+    """A range of an indexed item column: ``low <= column < high`` (no ``high``: unbounded)."""
+
+    column: ColumnElement[Any]
+    low: Any
+    high: Any | None = None
+
+    def condition(self, column: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
+        col = self.column if column is None else column
+        return and_(col >= self.low, col < self.high) if self.high is not None else col >= self.low
+
+
+def _ranges(flt: Filter) -> list[_Range]:
+    """The site ranges (the host and its subdomains) and the bookmark threshold."""
+    ranges = [_Range(ITEM.c.site_key, *site_key_range(site)) for site in flt.sites]
+    if flt.min_bookmarks:
+        ranges.append(_Range(ITEM.c.bookmark_count, flt.min_bookmarks))
+    return ranges
+
+
+def _steer_sqlite(conn: Connection, ranges: list[_Range], limit: int) -> list[ColumnElement[bool]]:
+    """Tell SQLite which ranges are narrow: it keeps no statistics (the application never ANALYZEs).
+
+    A range with fewer than ``bound`` items is read from its index and sorted
+    (``likelihood`` marks it selective); a wider one is left to the newest-first walk of
+    ``ix_item_published`` (``+column`` keeps its index out), which meets ``limit``
+    matches within about ``limit * items / matches`` rows. ``bound`` = sqrt(limit * items)
+    balances the two; counting up to it reads at most that many index entries.
+    """
+    items = int(conn.execute(select(func.max(ITEM.c.id))).scalar() or 0)
+    bound = max(100, math.isqrt(max(limit, 1) * items))
+    steered: list[ColumnElement[bool]] = []
+    for r in ranges:
+        probe = select(literal(1)).where(r.condition()).limit(bound).subquery()
+        matches = int(conn.execute(select(func.count()).select_from(probe)).scalar() or 0)
+        if matches < bound:
+            # Typed as nothing: a Boolean function would be compared with 1, which SQLite cannot see through.
+            steered.append(func.likelihood(r.condition(), literal_column("0.001")))
+        else:
+            opaque = UnaryExpression(r.column, operator=operators.custom_op("+"), type_=r.column.type)
+            steered.append(r.condition(opaque))
+    return steered
+
+
 def _slice_query(
-    flt: Filter, tag_ids: dict[str, int], source_ids: list[int], after: Cursor | None
+    flt: Filter,
+    tag_ids: dict[str, int],
+    source_ids: list[int],
+    after: Cursor | None,
+    ranges: Sequence[ColumnElement[bool]] | None = None,
 ) -> Select[Any]:
     conditions: list[ColumnElement[bool]] = []
     if flt.tags:
@@ -90,8 +159,8 @@ def _slice_query(
     excluded = [tag_ids[t] for t in flt.not_tags if t in tag_ids]
     if excluded:
         conditions.append(~_has_tag(excluded))
-    for site in flt.sites:
-        conditions.append(or_(ITEM.c.site == site, ITEM.c.site.like("%." + _escape_like(site), escape="\\")))
+    # Sites (the host and its subdomains: a range of (site_key, published)) and bookmarks.
+    conditions += [r.condition() for r in _ranges(flt)] if ranges is None else ranges
     if source_ids:
         conditions.append(
             exists().where(SIGHTING.c.item_id == ITEM.c.id, SIGHTING.c.source_id.in_(source_ids))
@@ -108,8 +177,6 @@ def _slice_query(
         conditions.append(order_published >= flt.since)
     if flt.until:
         conditions.append(order_published < flt.until)
-    if flt.min_bookmarks:
-        conditions.append(ITEM.c.bookmark_count >= flt.min_bookmarks)
     if after:
         # Typed like the columns, so the cursor time is bound as naive UTC (not as timestamptz).
         cursor = tuple_(after.published, after.id, types=[order_published.type, ITEM.c.id.type])
