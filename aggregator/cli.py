@@ -17,21 +17,21 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any
 
 from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
-from .demo import DEFAULT_SAMPLES_PORT, DemoOptions, run_demo
 from .errors import ConfigError, QueryError, StorageError
 from .filters import VOCABULARY, parse_filter
-from .opml import read_opml, write_opml
-from .poller import Poller, SourceOutcome
 from .store.common import connect, transaction
-from .store.slices import select_slice, source_rows
-from .store.sources import add_sources
+
+# What one command alone needs is imported inside that command, so `aggregator poll` loads no
+# web framework, renderer, page, OPML, demo or slice-query module (tests/test_startup.py).
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from .poller import Poller, SourceOutcome
 
 log = logging.getLogger("aggregator")
 
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="offline demo: ingest the bundled samples, then serve")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--samples-port", type=int, default=DEFAULT_SAMPLES_PORT)
+    demo.add_argument("--samples-port", type=int)
     demo.add_argument("--no-serve", action="store_true", help="ingest and exit")
     demo.set_defaults(func=cmd_demo)
     return parser
@@ -130,6 +130,8 @@ def open_engine(args: argparse.Namespace) -> Engine:
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
+    from .poller import Poller
+
     config = open_config(args)
     engine = open_engine(args)
     printer = OutcomePrinter(quiet=args.quiet)
@@ -182,6 +184,8 @@ class OutcomePrinter:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
+    from .store.slices import source_rows
+
     engine = open_engine(args)
     with connect(engine) as conn:
         views = source_rows(conn)
@@ -212,6 +216,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_items(args: argparse.Namespace) -> int:
+    from .store.slices import select_slice
+
     config = open_config(args)
     given = {param.name: getattr(args, param.name) for param in VOCABULARY}
     params = {name: value for name, value in given.items() if value not in (None, [])}
@@ -240,6 +246,9 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_import_opml(args: argparse.Namespace) -> int:
+    from .opml import read_opml
+    from .store.sources import add_sources
+
     try:
         data = args.file.read_bytes()
     except OSError as exc:
@@ -255,6 +264,9 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
 
 
 def cmd_export_opml(args: argparse.Namespace) -> int:
+    from .opml import write_opml
+    from .store.slices import source_rows
+
     engine = open_engine(args)
     with connect(engine) as conn:
         views = [v for v in source_rows(conn) if v.enabled]
@@ -284,12 +296,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import DEFAULT_SAMPLES_PORT, DemoOptions, run_demo
+
     options = DemoOptions(
         config=Path(args.config) if args.config else None,
         db=args.db,
         host=args.host,
         port=args.port,
-        samples_port=args.samples_port,
+        samples_port=DEFAULT_SAMPLES_PORT if args.samples_port is None else args.samples_port,
         serve=not args.no_serve,
     )
     return run_demo(options, OutcomePrinter())

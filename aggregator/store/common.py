@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -63,9 +62,15 @@ def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 def insert_for(conn: Connection, table: Table) -> Any:
     """An INSERT that supports ``on_conflict_do_*`` on SQLite and PostgreSQL."""
+    # Imported here: the ``postgresql`` dialect package (~50 ms: asyncpg, pg8000 and psycopg
+    # dialect modules) stays unloaded when every connection is SQLite, and vice versa.
     if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 @wrap_storage_errors()
