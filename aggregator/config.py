@@ -74,6 +74,12 @@ def _positive(kind: type[int] | type[float]) -> PlainValidator:
     return PlainValidator(check)
 
 
+def _workers(value: object) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ValueError(f"expected a number of processes (0 or 1: parse in the poller itself), got {value!r}")
+
+
 def _http_url(value: object) -> str:
     if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value.strip()):
         raise ValueError(f"expected an http(s) URL, got {value!r}")
@@ -152,6 +158,7 @@ class PollerConfig:
     max_redirects: PositiveInt = 5
     max_items_per_feed: PositiveInt = 1000
     run_deadline: Duration = 600
+    parse_workers: Annotated[int | None, PlainValidator(_workers)] = None  # None: one per CPU
 
     @property
     def fetch_limits(self) -> FetchLimits:

@@ -17,6 +17,9 @@ from aggregator.db import make_engine
 CORPUS_ENV = "AGGREGATOR_CORPUS"
 CORPUS = Path(os.environ.get(CORPUS_ENV) or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 PG_URL = os.environ.get("AGGREGATOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Tests parse in the poller's writer thread (as with [poller] parse_workers = 0) unless a test
+# configures parse_workers itself: tests/test_poller_pool.py covers the process pool.
+os.environ.setdefault("AGGREGATOR_PARSE_WORKERS", "0")
 
 
 def postgres_available() -> bool:

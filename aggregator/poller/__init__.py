@@ -2,9 +2,11 @@
 to end (fetch or NotModified, body hash check, parse, one write transaction,
 failures recorded on the source with a category), ``run`` holds ``Poller``: a
 run over the due sources under the run lock and the daemon loop, and ``report``
-holds what they hand back. Parsing and writing happen on one worker thread, so
-the event loop keeps fetching while a large feed is parsed and SQLite sees a
-single writer; a failing source never stops the run.
+holds what they hand back, ``parsing`` the parser processes. Bodies are parsed
+in a pool of processes (``[poller] parse_workers``; 0 or 1: on the writer thread)
+and written on one writer thread, so the event loop keeps fetching while feeds
+are parsed on every core and SQLite sees a single writer; a failing source (or
+parser process) never stops the run.
 """
 
 from ..clock import Clock, utcnow

@@ -25,6 +25,7 @@ from ..fetch import Fetcher
 from ..store import locks
 from ..store.common import connect, transaction
 from ..store.sources import SourceState, due_sources, next_due_time, sync_sources
+from .parsing import ParsePool, pool_size
 from .report import RunReport, SourceOutcome
 from .source import SourcePoller
 
@@ -58,32 +59,45 @@ class Poller:
         self.owner = lock_owner()
         self.limits = config.poller.fetch_limits
         self.source_poller = SourcePoller(engine, config, clock)
+        self.parse_workers = pool_size(config.poller.parse_workers)
+
+    def _parse_pool(self) -> ParsePool | None:
+        """The worker processes parsing bodies (started on first use), or None: parse in the writer."""
+        return ParsePool(self.parse_workers) if self.parse_workers > 1 else None
 
     async def run_once(self, *, force: bool = False) -> RunReport:
         """One pass over the due sources (all of them with ``force``), under the run lock."""
         holder = self._acquire()
         if holder is not None:
             return RunReport(locked_by=holder)
+        pool = self._parse_pool()
         try:
-            return await self._pass(force=force)
+            return await self._pass(force=force, pool=pool)
         finally:
+            if pool is not None:
+                pool.shutdown()
             locks.release(self.engine, LOCK_NAME, self.owner)
 
     async def run_loop(self, stop: asyncio.Event, *, max_sleep: float = 60.0) -> list[RunReport]:
         """Poll sources as they come due until ``stop`` is set, taking the run lock for each pass."""
         reports: list[RunReport] = []
-        while not stop.is_set():
-            holder = self._acquire()
-            if holder is not None:
-                log.info("another poll is running (%s); waiting", holder.owner)
-            else:
-                try:
-                    reports.append(await self._pass(force=False, stop=stop))
-                finally:
-                    locks.release(self.engine, LOCK_NAME, self.owner)
-            delay = self._seconds_until_next_due(max_sleep)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+        pool = self._parse_pool()  # one pool for every pass; shut down when stopped
+        try:
+            while not stop.is_set():
+                holder = self._acquire()
+                if holder is not None:
+                    log.info("another poll is running (%s); waiting", holder.owner)
+                else:
+                    try:
+                        reports.append(await self._pass(force=False, stop=stop, pool=pool))
+                    finally:
+                        locks.release(self.engine, LOCK_NAME, self.owner)
+                delay = self._seconds_until_next_due(max_sleep)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+        finally:
+            if pool is not None:
+                pool.shutdown()
         return reports
 
     def _acquire(self) -> locks.Holder | None:
@@ -102,7 +116,9 @@ class Poller:
             return max_sleep
         return min(max(1.0, (due - self.clock()).total_seconds()), max_sleep)
 
-    async def _pass(self, *, force: bool, stop: asyncio.Event | None = None) -> RunReport:
+    async def _pass(
+        self, *, force: bool, stop: asyncio.Event | None = None, pool: ParsePool | None = None
+    ) -> RunReport:
         started = time.perf_counter()
         report = RunReport()
         due = self._due_sources(force=force)
@@ -115,7 +131,7 @@ class Poller:
                 per_host=self.config.poller.per_host,
                 clock=self.clock,
             ) as fetcher:
-                await self._poll_all(fetcher, writer, due, report, stop)
+                await self._poll_all(fetcher, writer, pool, due, report, stop)
         finally:
             renewer.cancel()
             writer.shutdown(wait=True)
@@ -136,6 +152,7 @@ class Poller:
         self,
         fetcher: Fetcher,
         writer: ThreadPoolExecutor,
+        pool: ParsePool | None,
         due: list[SourceState],
         report: RunReport,
         stop: asyncio.Event | None,
@@ -147,7 +164,7 @@ class Poller:
             async with gate:
                 if stop is not None and stop.is_set():
                     return
-                outcome = await self.source_poller.poll(fetcher, writer, state)
+                outcome = await self.source_poller.poll(fetcher, writer, state, pool)
             report.outcomes.append(outcome)
             if self.on_outcome:
                 self.on_outcome(outcome)

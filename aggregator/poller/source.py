@@ -1,5 +1,6 @@
 """One source end to end: fetch (or NotModified) -> same body hash? -> parse ->
-``ingest.prepare_entries`` -> ``store.items.write_items`` + ``store.sources.record_poll``
+``ingest.prepare_entries`` (in a parser process of ``parsing.ParsePool``, or on the
+writer thread without one) -> ``store.items.write_items`` + ``store.sources.record_poll``
 in one transaction, with every failure (a ``StorageError`` too) recorded on the source
 under a category. What each poll records (``SourceUpdate``: status, validators,
 warning, error, redirects, the next poll) is decided by ``update``. Picking the due
@@ -24,28 +25,36 @@ from ..config import Config
 from ..errors import FetchError, ParseError, SourceError, StorageError
 from ..fetch import Fetched, Fetcher, NotModified, Validators
 from ..ingest import SourceInfo, prepare_entries
-from ..parse import ParsedFeed, parse_feed
+from ..parse import parse_feed
 from ..schedule import Cadence
 from ..store.common import transaction
 from ..store.items import write_items
 from ..store.sources import REDIRECTS_TO_MOVE, SourceState, SourceUpdate, record_poll
 from ..views import PollStatus
+from .parsing import Failed, ParseJob, ParsePool, Prepared
 from .report import SourceOutcome
-from .update import Written, is_same_body, update_after_error, update_after_fetch
+from .update import FeedHead, Written, is_same_body, update_after_error, update_after_fetch
 
 log = logging.getLogger("aggregator.poller")
 
 
 @dataclass(frozen=True)
 class SourcePoller:
-    """Polls one source into the database; parsing and writing run on the ``writer`` thread."""
+    """Polls one source into the database; writing runs on the ``writer`` thread, parsing too
+    unless a ``ParsePool`` is given (then the body is parsed in a worker process)."""
 
     engine: Engine
     config: Config
     clock: Clock
 
-    async def poll(self, fetcher: Fetcher, writer: ThreadPoolExecutor, state: SourceState) -> SourceOutcome:
-        """Fetch ``state``'s feed, then process the result (or record the failure) on ``writer``."""
+    async def poll(
+        self,
+        fetcher: Fetcher,
+        writer: ThreadPoolExecutor,
+        state: SourceState,
+        pool: ParsePool | None = None,
+    ) -> SourceOutcome:
+        """Fetch ``state``'s feed, parse it (in ``pool`` when given), then record it on ``writer``."""
         started = time.perf_counter()
         try:
             result = await fetcher.fetch(
@@ -59,28 +68,38 @@ class SourcePoller:
             log.exception("unexpected error fetching %s", state.url)
             err = FetchError(f"unexpected {type(exc).__name__}: {exc}", category="connect")
             return await _in_writer(writer, self.record_error, state, err, started)
+        if pool is not None and isinstance(result, Fetched) and not is_same_body(state, result):
+            now = self.clock()
+            prepared = await pool.run(self._job(state, result, now))
+            return await _in_writer(writer, self.apply, state, result, started, now, prepared)
         return await _in_writer(writer, self.process, state, result, started)
 
     def process(self, state: SourceState, result: Fetched | NotModified, started: float) -> SourceOutcome:
         """Record a fetch result: not modified, the same body, or new items parsed and written."""
         now = self.clock()
-        cadence = self._cadence(state)
         if isinstance(result, NotModified) or is_same_body(state, result):
-            return self._record(state, update_after_fetch(state, result, now, cadence), started)
-        try:
-            feed = self._parse(state, result, now)
-        except ParseError as exc:
-            return self.record_error(state, exc, started, http_status=result.status)
+            return self._record(state, update_after_fetch(state, result, now, self._cadence(state)), started)
+        return self.apply(state, result, started, now, self._prepare(state, result, now))
+
+    def apply(
+        self, state: SourceState, result: Fetched, started: float, now: datetime, prepared: Prepared | Failed
+    ) -> SourceOutcome:
+        """Write a parsed body's entries and record the poll, in one transaction; or record its failure."""
+        if isinstance(prepared, Failed):
+            if prepared.detail:
+                log.error("unexpected error parsing %s:\n%s", state.url, prepared.detail)
+            error = ParseError(prepared.message, category=prepared.category)
+            return self.record_error(state, error, started, http_status=result.status)
+        feed, incoming = prepared.feed, prepared.incoming
         warning = feed.damage_summary
         if warning:
             log.warning("%s: stored what the feed parser recovered: %s", state.url, warning)
-        source = SourceInfo(state.id, state.kind, state.tags)
-        incoming = prepare_entries(feed, source, self.config.aliases)
+        source = self._source(state)
         try:
             with transaction(self.engine) as conn:
                 counts = write_items(conn, source, incoming, now)
                 written = Written(feed, counts.new, counts.updated)
-                update = update_after_fetch(state, result, now, cadence, written)
+                update = update_after_fetch(state, result, now, self._cadence(state), written)
                 record_poll(conn, state.id, update)
         except StorageError as exc:
             log.error("storage error writing %s: %s", state.url, exc)
@@ -107,25 +126,38 @@ class SourcePoller:
         except StorageError as db_exc:
             log.error("cannot record the error of %s: %s", state.url, db_exc)
         log.info("%s: %s: %s", state.url, exc.category, exc.message)
-        return self._outcome(
-            state, update.last_status, started, category=exc.category, message=exc.message
+        return self._outcome(state, update.last_status, started, category=exc.category, message=exc.message)
+
+    def _job(self, state: SourceState, result: Fetched, now: datetime) -> ParseJob:
+        return ParseJob(
+            body=result.body,
+            headers=dict(result.headers),
+            url=result.final_url,
+            now=now,
+            max_entries=self.config.poller.max_items_per_feed,
+            source=self._source(state),
+            aliases=dict(self.config.aliases),
         )
 
-    def _parse(self, state: SourceState, result: Fetched, now: datetime) -> ParsedFeed:
-        """The parsed body; an unexpected parser failure becomes a ``ParseError`` too."""
+    def _source(self, state: SourceState) -> SourceInfo:
+        return SourceInfo(state.id, state.kind, state.tags)
+
+    def _prepare(self, state: SourceState, result: Fetched, now: datetime) -> Prepared | Failed:
+        """Parse and prepare in this thread (no pool); an unexpected parser failure is a ``Failed`` too."""
         try:
-            return parse_feed(
+            feed = parse_feed(
                 result.body,
                 result.headers,
                 result.final_url,
                 now=now,
                 max_entries=self.config.poller.max_items_per_feed,
             )
-        except ParseError:
-            raise
+        except ParseError as exc:
+            return Failed(exc.category, exc.message)
         except Exception as exc:
             log.exception("unexpected error parsing %s", state.url)
-            raise ParseError(f"unexpected {type(exc).__name__}: {exc}", category="parse") from exc
+            return Failed("parse", f"unexpected {type(exc).__name__}: {exc}")
+        return Prepared(FeedHead.of(feed), prepare_entries(feed, self._source(state), self.config.aliases))
 
     def _record(self, state: SourceState, update: SourceUpdate, started: float) -> SourceOutcome:
         """Record a poll that parsed nothing (not modified, the same body)."""

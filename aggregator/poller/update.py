@@ -25,10 +25,27 @@ GONE = 410
 
 
 @dataclass(frozen=True)
+class FeedHead:
+    """What a poll records of a parsed feed besides its entries (sent back by a parser process
+    instead of the whole ``ParsedFeed``, whose entries already travel as ``Incoming``)."""
+
+    title: str | None
+    link: str | None
+    language: str | None
+    ttl_minutes: int | None
+    warnings: tuple[str, ...]
+    damage_summary: str | None
+
+    @classmethod
+    def of(cls, feed: ParsedFeed) -> FeedHead:
+        return cls(feed.title, feed.link, feed.language, feed.ttl_minutes, feed.warnings, feed.damage_summary)
+
+
+@dataclass(frozen=True)
 class Written:
     """A parsed body and what writing its entries changed."""
 
-    feed: ParsedFeed
+    feed: ParsedFeed | FeedHead
     new: int = 0
     updated: int = 0
 
