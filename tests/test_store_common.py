@@ -53,7 +53,9 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "slices.tag_counts": lambda c: slices.tag_counts(c),
     "slices.source_rows": lambda c: slices.source_rows(c),
     "slices.item_count": lambda c: slices.item_count(c),
-    "slices.slice_statement": lambda c: slices.slice_statement(c, Filter(tags=("k8s",), sites=("example.org",))),
+    "slices.slice_statement": lambda c: slices.slice_statement(
+        c, Filter(tags=("k8s",), sites=("example.org",))
+    ),
     "common.read_data_version": lambda c: common.read_data_version(c),
     "common.bump_data_version": lambda c: common.bump_data_version(c),
     "items.write_items": lambda c: items.write_items(c, SourceInfo(1, "feed"), [ENTRY], NOW),
