@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import BrokenExecutor, Executor
@@ -99,10 +101,37 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-def _worker_init() -> None:
-    """Workers leave SIGINT and SIGTERM to the poller, which stops the pool itself."""
+def _worker_init(poller: int) -> None:
+    """Workers leave SIGINT and SIGTERM to the poller, which stops the pool itself, and end
+    when the poller does: a poller killed with SIGKILL leaves no worker parsing on, holding
+    its output open, or keeping the forkserver alive (which lives while any worker does)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(poller,), name="exit-with-poller", daemon=True).start()
+
+
+def _exit_with(pid: int) -> None:
+    """Block until process ``pid`` ends (a pidfd where there is one, else a check a second), then exit."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    if pidfd is not None:
+        select.select([pidfd], [], [])
+    else:
+        while _alive(pid):
+            time.sleep(1.0)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ParsePool:
@@ -124,7 +153,10 @@ class ParsePool:
                 if start_method() == "forkserver":
                     context.set_forkserver_preload([__name__])
                 self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=context, initializer=_worker_init
+                    max_workers=self.workers,
+                    mp_context=context,
+                    initializer=_worker_init,
+                    initargs=(os.getpid(),),
                 )
             return self._executor
 
