@@ -20,7 +20,7 @@ from aggregator.errors import StorageError
 from aggregator.filters import Filter
 from aggregator.identity import hash_text
 from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePlan
-from aggregator.store import common, items, keys, locks, rekey, slices, sources
+from aggregator.store import common, items, keys, locks, ranges, rekey, slices, sources
 from aggregator.store.common import connect, transaction, wrap_storage_errors
 from aggregator.store.sources import SourceUpdate
 
@@ -39,7 +39,7 @@ UPDATE = SourceUpdate(
     last_error=None,
     error_category=None,
 )
-BOUNDARY_MODULES = (common, items, keys, locks, rekey, slices, sources)
+BOUNDARY_MODULES = (common, items, keys, locks, ranges, rekey, slices, sources)
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
 ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
@@ -53,6 +53,9 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "slices.tag_counts": lambda c: slices.tag_counts(c),
     "slices.source_rows": lambda c: slices.source_rows(c),
     "slices.item_count": lambda c: slices.item_count(c),
+    "ranges.steer_sqlite": lambda c: ranges.steer_sqlite(
+        c, ranges.ranges_of(Filter(sites=("a.example",))), 50
+    ),
     "slices.slice_statement": lambda c: slices.slice_statement(
         c, Filter(tags=("k8s",), sites=("example.org",))
     ),

@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, literal_column, or_, select, tuple_
+from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import ColumnElement, Select, operators
-from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql import ColumnElement, Select
 
 from ..errors import QueryError, is_category
 from ..filters import Filter
-from ..identity import site_key_range
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..views import Enclosure, ItemView, SourceRef, SourceView, TagCount, is_poll_status, source_label
 from .common import wrap_storage_errors
+from .ranges import ranges_of, steer_sqlite
 
 ITEM = table_of(Item)
 ITEM_TAG = table_of(ItemTag)
@@ -87,55 +85,10 @@ def slice_statement(conn: Connection, flt: Filter, *, after: Cursor | None = Non
     source_ids = _source_ids(conn, flt.sources)
     if flt.sources and not source_ids:
         return None
-    ranges = [r.condition() for r in _ranges(flt)]
+    ranges = [r.condition() for r in ranges_of(flt)]
     if ranges and not flt.tags and conn.dialect.name == "sqlite":
-        ranges = _steer_sqlite(conn, _ranges(flt), flt.limit)
+        ranges = steer_sqlite(conn, ranges_of(flt), flt.limit)
     return _slice_query(flt, tag_ids, source_ids, after, ranges)
-
-
-@dataclass(frozen=True)
-class _Range:
-    """A range of an indexed item column: ``low <= column < high`` (no ``high``: unbounded)."""
-
-    column: ColumnElement[Any]
-    low: Any
-    high: Any | None = None
-
-    def condition(self, column: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
-        col = self.column if column is None else column
-        return and_(col >= self.low, col < self.high) if self.high is not None else col >= self.low
-
-
-def _ranges(flt: Filter) -> list[_Range]:
-    """The site ranges (the host and its subdomains) and the bookmark threshold."""
-    ranges = [_Range(ITEM.c.site_key, *site_key_range(site)) for site in flt.sites]
-    if flt.min_bookmarks:
-        ranges.append(_Range(ITEM.c.bookmark_count, flt.min_bookmarks))
-    return ranges
-
-
-def _steer_sqlite(conn: Connection, ranges: list[_Range], limit: int) -> list[ColumnElement[bool]]:
-    """Tell SQLite which ranges are narrow: it keeps no statistics (the application never ANALYZEs).
-
-    A range with fewer than ``bound`` items is read from its index and sorted
-    (``likelihood`` marks it selective); a wider one is left to the newest-first walk of
-    ``ix_item_published`` (``+column`` keeps its index out), which meets ``limit``
-    matches within about ``limit * items / matches`` rows. ``bound`` = sqrt(limit * items)
-    balances the two; counting up to it reads at most that many index entries.
-    """
-    items = int(conn.execute(select(func.max(ITEM.c.id))).scalar() or 0)
-    bound = max(100, math.isqrt(max(limit, 1) * items))
-    steered: list[ColumnElement[bool]] = []
-    for r in ranges:
-        probe = select(literal(1)).where(r.condition()).limit(bound).subquery()
-        matches = int(conn.execute(select(func.count()).select_from(probe)).scalar() or 0)
-        if matches < bound:
-            # Typed as nothing: a Boolean function would be compared with 1, which SQLite cannot see through.
-            steered.append(func.likelihood(r.condition(), literal_column("0.001")))
-        else:
-            opaque = UnaryExpression(r.column, operator=operators.custom_op("+"), type_=r.column.type)
-            steered.append(r.condition(opaque))
-    return steered
 
 
 def _slice_query(
@@ -160,7 +113,7 @@ def _slice_query(
     if excluded:
         conditions.append(~_has_tag(excluded))
     # Sites (the host and its subdomains: a range of (site_key, published)) and bookmarks.
-    conditions += [r.condition() for r in _ranges(flt)] if ranges is None else ranges
+    conditions += [r.condition() for r in ranges_of(flt)] if ranges is None else ranges
     if source_ids:
         conditions.append(
             exists().where(SIGHTING.c.item_id == ITEM.c.id, SIGHTING.c.source_id.in_(source_ids))
