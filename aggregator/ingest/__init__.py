@@ -22,6 +22,7 @@ from .plan import (
     plan_tags,
     plan_writes,
     sighting,
+    tag_union,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "prepare_entries",
     "sighting",
     "tag_pairs",
+    "tag_union",
     "text_rank",
     "to_incoming",
     "union_tags",

@@ -159,8 +159,7 @@ def plan_tags(plan: WritePlan, source: SourceInfo, stored: TagsStored) -> WriteP
         others = (
             [(s, tags) for s, tags in stored.said.get(r.item_id, ()) if s != source.id] if r.item_id else []
         )
-        said = sorted([*others, (source.id, r.tags)], key=lambda pair: pair[0])
-        union = union_tags([tags for _, tags in said])
+        union = tag_union([*others, (source.id, r.tags)])
         links = stored.links.get(r.item_id, {}) if r.item_id is not None else {}
         moved = set(union) != set(links)
         if moved or any(when != r.published for when in links.values()):
@@ -176,6 +175,11 @@ def plan_tags(plan: WritePlan, source: SourceInfo, stored: TagsStored) -> WriteP
         unchanged=plan.entries - changed,
     )
     return replace(plan, tag_sets=tuple(tag_sets), bumps=bumps, counts=counts)
+
+
+def tag_union(said: Sequence[tuple[int, Pairs]]) -> dict[str, str]:
+    """An item's tags from every source's ``(source id, tags)``: the first display form, by source id."""
+    return union_tags([tags for _, tags in sorted(said, key=lambda pair: pair[0])])
 
 
 def sighting(entry: Incoming, source: SourceInfo, first_seen: datetime, now: datetime) -> SightingRow:

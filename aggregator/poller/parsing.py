@@ -149,8 +149,9 @@ class ParsePool:
                 import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor
 
-                context = multiprocessing.get_context(start_method())
-                if start_method() == "forkserver":
+                method = start_method()
+                context = multiprocessing.get_context(method)
+                if method == "forkserver":
                     context.set_forkserver_preload([__name__])
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers,

@@ -181,18 +181,12 @@ def _ensure_tags(conn: Connection, names: dict[str, str]) -> dict[str, int]:
 def rederive_tags(conn: Connection, item_ids: Iterable[int]) -> None:
     """Make each item's tags the union of its sightings' tags (after sightings moved between items)."""
     wanted = sorted(set(item_ids))
-    said: dict[int, list[list[list[str]]]] = {i: [] for i in wanted}
+    said = load_tags(conn, wanted).said
     published: dict[int, datetime] = {}
     for part in chunks(wanted):
-        for item_id, tags in conn.execute(
-            select(SIGHTING.c.item_id, SIGHTING.c.tags)
-            .where(SIGHTING.c.item_id.in_(part))
-            .order_by(SIGHTING.c.item_id, SIGHTING.c.source_id)
-        ):
-            said[item_id].append(tags)
         published.update(conn.execute(select(ITEM.c.id, ITEM.c.published).where(ITEM.c.id.in_(part))).all())
     sets = [
-        (i, TagSet("", published[i], tuple(ingest.union_tags(said[i]).items())))
+        (i, TagSet("", published[i], tuple(ingest.tag_union(said.get(i, ())).items())))
         for i in wanted
         if i in published
     ]
