@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import Table, bindparam, delete, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from ..identity import canonical_link, entry_identity, hash_text, link_host, page_key, site_key
@@ -55,20 +55,17 @@ OLD_ITEM_INDEXES = ("ix_item_site_published", "ix_item_bookmark_count")
 
 @wrap_storage_errors()
 def upgrade_identity(engine: Engine) -> None:
-    """Create the sighting index if missing, then apply the identity rule once (one transaction)."""
-    for table, name in ((SIGHTING, SIGHTING_ENTRY_INDEX), (ITEM, ITEM_PAGE_INDEX)):
-        next(i for i in table.indexes if i.name == name).create(engine, checkfirst=True)
+    """Apply the identity rule once (one transaction): its indexes, entry hashes, hosts, pages."""
     with engine.begin() as conn:
-        done = conn.execute(select(META.c.value).where(META.c.key == RULE_KEY)).scalar()
-        if done is not None and done >= RULE:
+        if _applied(conn, RULE_KEY, RULE):
             return
+        _create_indexes(conn, (SIGHTING, SIGHTING_ENTRY_INDEX), (ITEM, ITEM_PAGE_INDEX))
         filled = _fill_entry_hashes(conn)
         rekeyed, merged = _rekey_hosts(conn)
         _fill_page_hashes(conn)
         if rekeyed or merged:
             bump_data_version(conn)
-        stmt = insert_for(conn, META).values(key=RULE_KEY, value=RULE)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": RULE}))
+        _record(conn, RULE_KEY, RULE)
     if filled or rekeyed or merged:
         log.warning(
             "identity rule %d applied: %d sightings identified, %d items re-keyed, %d merged",
@@ -80,18 +77,32 @@ def upgrade_identity(engine: Engine) -> None:
 def upgrade_site_keys(engine: Engine) -> None:
     """Fill ``item.site_key`` once (one transaction), then create the slice indexes and drop the old ones."""
     with engine.begin() as conn:
-        done = conn.execute(select(META.c.value).where(META.c.key == SITE_KEY_RULE_KEY)).scalar()
-        if done is None or done < SITE_KEY_RULE:
-            filled = _fill_site_keys(conn)
-            stmt = insert_for(conn, META).values(key=SITE_KEY_RULE_KEY, value=SITE_KEY_RULE)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": SITE_KEY_RULE}))
-            if filled:
-                log.warning("site keys filled for %d sites", filled)
-    for name in (ITEM_SITE_INDEX, ITEM_BOOKMARKS_INDEX):
-        next(i for i in ITEM.indexes if i.name == name).create(engine, checkfirst=True)
-    with engine.begin() as conn:
+        if _applied(conn, SITE_KEY_RULE_KEY, SITE_KEY_RULE):
+            return
+        filled = _fill_site_keys(conn)
+        _create_indexes(conn, (ITEM, ITEM_SITE_INDEX), (ITEM, ITEM_BOOKMARKS_INDEX))
         for name in OLD_ITEM_INDEXES:
             conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+        _record(conn, SITE_KEY_RULE_KEY, SITE_KEY_RULE)
+    if filled:
+        log.warning("site keys filled for %d sites", filled)
+
+
+def _applied(conn: Connection, key: str, rule: int) -> bool:
+    """The rule ``key`` is recorded in ``meta`` at ``rule`` or later."""
+    done = conn.execute(select(META.c.value).where(META.c.key == key)).scalar()
+    return done is not None and done >= rule
+
+
+def _record(conn: Connection, key: str, rule: int) -> None:
+    stmt = insert_for(conn, META).values(key=key, value=rule)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": rule}))
+
+
+def _create_indexes(conn: Connection, *wanted: tuple[Table, str]) -> None:
+    """The named indexes of the models, where an older database lacks them (new ones have them)."""
+    for table, name in wanted:
+        next(i for i in table.indexes if i.name == name).create(conn, checkfirst=True)
 
 
 def _fill_site_keys(conn: Connection) -> int:
