@@ -9,6 +9,7 @@ import json
 import tomllib
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -226,6 +227,21 @@ def client_for(engine: Engine, config: Config, clock: datetime = NOW) -> TestCli
     return TestClient(create_app(engine, config, clock=lambda: clock))
 
 
+@contextmanager
+def polled_samples(directory: Path, *, extras: bool = True) -> Iterator[tuple[Engine, Config, TestClient]]:
+    """The sample feeds polled into an SQLite file in ``directory``, and a client of the app over it."""
+    engine = make_engine(f"sqlite:///{directory / 'samples.db'}")
+    try:
+        with FeedServer() as srv:
+            serve_samples(srv, extras=extras)
+            config = sample_config(srv.base_url, extras=extras)
+            poll(engine, config)
+        with client_for(engine, config) as client:
+            yield engine, config, client
+    finally:
+        engine.dispose()
+
+
 @dataclass
 class Site:
     engine: Engine
@@ -244,14 +260,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}")
-    with FeedServer() as srv:
-        serve_samples(srv)
-        config = sample_config(srv.base_url)
-        poll(engine, config)
-    with client_for(engine, config) as client:
+    with polled_samples(tmp_path_factory.mktemp("api")) as (engine, config, client):
         yield Site(engine, config, client)
-    engine.dispose()
 
 
 # -- reading feeds back --------------------------------------------------------------------------

@@ -23,9 +23,7 @@ from test_api import (
     TestClient,
     assert_bad_request,
     client_for,
-    poll,
-    sample_config,
-    serve_samples,
+    polled_samples,
 )
 
 from aggregator.config import parse_config
@@ -43,14 +41,8 @@ RSS1 = {
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('ext') / 'ext.db'}")
-    with FeedServer() as srv:
-        serve_samples(srv, extras=False)
-        config = sample_config(srv.base_url, extras=False)
-        poll(engine, config)
-    with client_for(engine, config) as c:
+    with polled_samples(tmp_path_factory.mktemp("ext"), extras=False) as (_, _, c):
         yield c
-    engine.dispose()
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

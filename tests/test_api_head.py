@@ -8,11 +8,8 @@ from collections.abc import Iterator, Sequence
 from itertools import product
 
 import pytest
-from feedserver import FeedServer
 from starlette.routing import BaseRoute, Mount
-from test_api import TestClient, client_for, poll, sample_config, serve_samples
-
-from aggregator.db import make_engine
+from test_api import TestClient, polled_samples
 
 # A value for each path parameter; a route with a parameter not named here fails the test,
 # so a new route gets a real request rather than being skipped.
@@ -29,14 +26,8 @@ SAME_HEADERS = ("content-type", "etag", "last-modified", "cache-control", "conte
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('head') / 'head.db'}")
-    with FeedServer() as srv:
-        serve_samples(srv, extras=False)
-        config = sample_config(srv.base_url, extras=False)
-        poll(engine, config)
-    with client_for(engine, config) as c:
+    with polled_samples(tmp_path_factory.mktemp("head"), extras=False) as (_, _, c):
         yield c
-    engine.dispose()
 
 
 def urls_of(route: BaseRoute) -> list[str]:

@@ -2,7 +2,8 @@
 
 from datetime import UTC, datetime
 
-from aggregator.identity import hash_text
+from test_store import entry as store_entry
+
 from aggregator.ingest import SourceInfo, prepare_entries
 from aggregator.parse import ParsedEntry, ParsedFeed
 
@@ -10,6 +11,7 @@ BLOG = SourceInfo(1, "feed")
 SITE = SourceInfo(2, "site")
 LINK_BLOG = SourceInfo(3, "feed")
 USER = SourceInfo(4, "user")
+DAY = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def feed(link: str | None, *entries: ParsedEntry) -> ParsedFeed:
@@ -19,21 +21,8 @@ def feed(link: str | None, *entries: ParsedEntry) -> ParsedFeed:
 def entry(
     link: str, title: str, summary: str, *, guid: str | None = None, tags: tuple[str, ...] = ()
 ) -> ParsedEntry:
-    return ParsedEntry(
-        link=link,
-        guid=guid,
-        title=title,
-        summary=summary,
-        content=None,
-        author="someone",
-        published=datetime(2024, 1, 1, tzinfo=UTC),
-        updated=None,
-        tags=tags,
-        bookmark_count=None,
-        image=None,
-        enclosures=(),
-        raw_hash=hash_text(link + title),
-    )
+    """One entry by "someone", dated 2024-01-01 (``test_store.entry``, the shared builder)."""
+    return store_entry(link, title, DAY, summary=summary, author="someone", guid=guid, tags=tags)
 
 
 ARTICLE = "https://deeeet.com/writing/2016/07/20/go-context/"

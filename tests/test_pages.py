@@ -24,7 +24,13 @@ from feedcheck import assert_safe_html, parse_back
 from feedserver import FeedServer, Response
 from procs import cli_command, cli_env, free_port
 from sqlalchemy.engine import Engine
-from test_api import DEMO_CONFIG, NOW, SAMPLES, TestClient, client_for, poll, sample_config, serve_samples
+from test_api import (
+    DEMO_CONFIG,
+    NOW,
+    SAMPLES,
+    TestClient,
+    polled_samples,
+)
 
 from aggregator.api import create_app
 from aggregator.config import Config, load_config
@@ -59,14 +65,8 @@ class Pages:
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pages]:
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('pages') / 'pages.db'}")
-    with FeedServer() as srv:
-        serve_samples(srv, extras=False)
-        config = sample_config(srv.base_url, extras=False)
-        poll(engine, config)
-    with client_for(engine, config) as client:
+    with polled_samples(tmp_path_factory.mktemp("pages"), extras=False) as (engine, config, client):
         yield Pages(engine, config, client)
-    engine.dispose()
 
 
 def parse(html: str) -> Any:
