@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the republished feeds over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_workers, default=1, help="server processes (default 1)")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="offline demo: ingest the bundled samples, then serve")
@@ -286,12 +288,21 @@ def cmd_export_opml(args: argparse.Namespace) -> int:
 # -- serve / demo -------------------------------------------------------------------------------
 
 
+def _workers(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise argparse.ArgumentTypeError("a number of processes from 1 to 64")
+    return int(value)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .api import serve
 
     config = open_config(args)
     engine = open_engine(args)
-    serve(engine, config, host=args.host, port=args.port)
+    if args.workers > 1:  # each server process opens the same config and database
+        os.environ["AGGREGATOR_CONFIG"] = str(config_path(args.config).resolve())
+        os.environ["AGGREGATOR_DB"] = database_url(args.db)
+    serve(engine, config, host=args.host, port=args.port, workers=args.workers)
     return 0
 
 
