@@ -3,6 +3,9 @@ a feed with the same bytes and ETag, and all move to the same new ETag after a w
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -11,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from feedserver import FeedServer
-from procs import free_port, start_cli
+from procs import cli_command, cli_env, free_port
 from sqlalchemy import text
 from test_api import DEMO_BASE, DEMO_CONFIG, poll, serve_samples
 
@@ -49,7 +52,11 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
             engine.dispose()
     port = free_port()
     args = ["--config", str(config), "--db", db_url, "serve", "--port", str(port), "--workers", "2"]
-    process = start_cli(args, cwd=tmp_path)
+    # A session of its own: the workers are the supervisor's children, and go with it.
+    process = subprocess.Popen(
+        cli_command(*args), cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120  # each worker imports the app: slow on a loaded machine
@@ -60,17 +67,19 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"serve --workers 2 did not start: {process.communicate(timeout=30)}")
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                pytest.fail(f"serve --workers 2 did not start: {process.communicate(timeout=30)[0][-2000:]}")
             time.sleep(0.05)
         yield base, db_url
     finally:
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=30)
 
 
 def test_workers_answer_alike_before_and_after_a_write(served: tuple[str, str]) -> None:
