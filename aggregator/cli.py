@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=_workers, default=1, help="server processes (default 1)")
+    serve.add_argument("--server", choices=("granian", "uvicorn"), default="granian", help="HTTP server")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="offline demo: ingest the bundled samples, then serve")
@@ -299,10 +300,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = open_config(args)
     engine = open_engine(args)
-    if args.workers > 1:  # each server process opens the same config and database
-        os.environ["AGGREGATOR_CONFIG"] = str(config_path(args.config).resolve())
-        os.environ["AGGREGATOR_DB"] = database_url(args.db)
-    serve(engine, config, host=args.host, port=args.port, workers=args.workers)
+    # Each server process opens the same config and database.
+    os.environ["AGGREGATOR_CONFIG"] = str(config_path(args.config).resolve())
+    os.environ["AGGREGATOR_DB"] = database_url(args.db)
+    serve(engine, config, host=args.host, port=args.port, workers=args.workers, server=args.server)
     return 0
 
 

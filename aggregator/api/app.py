@@ -52,19 +52,51 @@ def app_from_environment() -> FastAPI:
     return create_app(make_engine(database_url(None)), load_config(config_path(None)))
 
 
-def serve(
-    engine: Engine, config: Config, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
-) -> None:
-    """Serve under uvicorn; with ``workers`` > 1, that many processes share the socket.
+SERVERS = ("granian", "uvicorn")
 
-    Each worker builds its own application from ``AGGREGATOR_CONFIG`` and
-    ``AGGREGATOR_DB``, which the caller has set; no process keeps state that
-    decides what a client sees (the slice cache is keyed by the database's data
-    version), so every worker answers a request with the same bytes and ETag.
+
+def serve(
+    engine: Engine,
+    config: Config,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    server: str = "granian",
+) -> None:
+    """Serve under granian (the default: the fastest here, see docs/benchmarks.md) or uvicorn.
+
+    granian, and uvicorn with several ``workers``, run the application in
+    processes of their own, and each builds it from ``AGGREGATOR_CONFIG`` and
+    ``AGGREGATOR_DB``, which the caller has set; uvicorn with one worker serves
+    ``config`` and ``engine`` in this process. No
+    process keeps state that decides what a client sees (the slice cache is keyed
+    by the database's data version), so every worker answers a request with the
+    same bytes and ETag.
     """
+    print(f"serving on http://{host}:{port}/  (feeds: http://{host}:{port}/feeds/all.atom)", flush=True)
+    target = "aggregator.api.app:app_from_environment"
+    if server == "granian":
+        from granian import Granian
+        from granian.constants import HTTPModes, Interfaces
+
+        engine.dispose()
+        Granian(
+            target,
+            factory=True,
+            address=host,
+            port=port,
+            interface=Interfaces.ASGI,
+            http=HTTPModes.http1,
+            websockets=False,
+            workers=workers,
+            backpressure=1000,
+            respawn_failed_workers=True,
+            log_level="warning",  # type: ignore[arg-type]
+        ).serve()
+        return
     import uvicorn
 
-    print(f"serving on http://{host}:{port}/  (feeds: http://{host}:{port}/feeds/all.atom)", flush=True)
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -75,6 +107,6 @@ def serve(
     }
     if workers > 1:
         engine.dispose()
-        uvicorn.run("aggregator.api.app:app_from_environment", factory=True, workers=workers, **options)
+        uvicorn.run(target, factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(engine, config), **options)
