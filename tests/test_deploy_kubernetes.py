@@ -6,6 +6,7 @@ the application (commands its parser accepts, probe paths that are its routes).
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -66,9 +67,15 @@ def named(kustomization: str, kind: str, name: str) -> dict[str, Any]:
     return doc
 
 
-def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
+def template(doc: dict[str, Any]) -> dict[str, Any]:
+    """A workload's pod template."""
     spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
-    result: dict[str, Any] = spec["template"]["spec"]
+    result: dict[str, Any] = spec["template"]
+    return result
+
+
+def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = template(doc)["spec"]
     return result
 
 
@@ -97,7 +104,7 @@ def port_number(doc: dict[str, Any], port: int | str) -> int:
 
 
 def selects(selector: dict[str, str], doc: dict[str, Any]) -> bool:
-    labels = doc["spec"]["template"]["metadata"]["labels"]
+    labels = template(doc)["metadata"]["labels"]
     return all(labels.get(k) == v for k, v in selector.items())
 
 
@@ -185,6 +192,23 @@ def test_the_api_is_probed_on_its_routes_and_served_on_the_image_port(kustomizat
 
 
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_network_policies_admit_the_api_port_and_nothing_else(kustomization: str) -> None:
+    policies = {
+        d["metadata"]["name"]: d["spec"] for d in render(kustomization) if d["kind"] == "NetworkPolicy"
+    }
+    api = named(kustomization, "Deployment", "aggregator-api")
+    assert selects(policies["aggregator-api"]["podSelector"]["matchLabels"], api)
+    (rule,) = policies["aggregator-api"]["ingress"]
+    assert [port_number(api, p["port"]) for p in rule["ports"]] == [image().port]
+    closed = policies["aggregator-no-ingress"]
+    assert closed["policyTypes"] == ["Ingress"] and "ingress" not in closed
+    (expression,) = closed["podSelector"]["matchExpressions"]
+    for doc in ours(kustomization):
+        closed_to_all = template(doc)["metadata"]["labels"][expression["key"]] in expression["values"]
+        assert closed_to_all is (doc["metadata"]["name"] != "aggregator-api"), doc["metadata"]["name"]
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
 def test_disruption_budgets_keep_a_replica_of_what_they_select(kustomization: str) -> None:
     budgets = [d for d in render(kustomization) if d["kind"] == "PodDisruptionBudget"]
     deployments = [d for d in render(kustomization) if d["kind"] == "Deployment"]
@@ -219,3 +243,14 @@ def test_the_image_installs_the_postgres_driver_and_runs_aggregator() -> None:
     assert image().entrypoint == ["aggregator"]
     assert image().uid != 0
     assert command_error(image().cmd) is None
+
+
+def test_the_build_context_holds_exactly_what_the_image_copies() -> None:
+    ignore = (DEPLOY / "Containerfile.dockerignore").read_text(encoding="utf-8").splitlines()
+    rules = [line for line in ignore if line and not line.startswith("#")]
+    assert rules[0] == "*"  # everything else stays out of the context (.git, .venv, databases)
+    sent = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
+    copies = [shlex.split(line)[1:-1] for line in image().text.splitlines() if line.startswith("COPY ")]
+    copied = {source for sources in copies if not sources[0].startswith("--") for source in sources}
+    assert copied == sent
+    assert all((DEPLOY.parent / source).exists() for source in copied)
