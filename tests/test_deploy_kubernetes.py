@@ -121,10 +121,8 @@ def test_workloads_run_the_locally_built_image_locked_down(kustomization: str) -
         pod, box = pod_spec(doc), container(doc)
         assert (box["image"], box["imagePullPolicy"]) == (IMAGE, "IfNotPresent")
         assert pod["securityContext"]["runAsNonRoot"] is True
-        assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (
-            image().uid,
-            image().gid,
-        )
+        user = pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]
+        assert user == (image().uid, image().gid)
         assert box["securityContext"] == {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -133,9 +131,8 @@ def test_workloads_run_the_locally_built_image_locked_down(kustomization: str) -
         volumes = {v["name"]: v for v in pod["volumes"]}
         (tmp,) = [m for m in box["volumeMounts"] if m["mountPath"] == "/tmp"]
         assert "emptyDir" in volumes[tmp["name"]]
-        assert {"cpu", "memory"} <= set(box["resources"]["requests"]) and "memory" in box["resources"][
-            "limits"
-        ]
+        resources = box["resources"]
+        assert {"cpu", "memory"} <= set(resources["requests"]) and "memory" in resources["limits"]
         assert command_error(box["args"]) is None, box["args"]
 
 
