@@ -41,9 +41,7 @@ def empty_tables(conn: Connection) -> None:
 @wrap_storage_errors()
 def copy_table(conn: Connection, target: Connection, table: Table, batch: int = BATCH) -> int:
     """Insert every row of ``table`` read on ``conn`` into ``target``, ``batch`` rows at a time."""
-    rows = conn.execution_options(yield_per=batch).execute(
-        select(table).order_by(*table.primary_key.columns)
-    )
+    rows = conn.execution_options(yield_per=batch).execute(select(table).order_by(*table.primary_key.columns))
     copied = 0
     for part in rows.partitions():
         target.execute(table.insert(), [row._asdict() for row in part])
