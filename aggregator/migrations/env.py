@@ -7,11 +7,24 @@ batch mode, so a revision's ``op.batch_alter_table`` rebuilds a table where SQLi
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString
 
-from aggregator import models  # noqa: F401  (the head schema, for autogenerate)
+from aggregator.models import UTCDateTime
+
+
+def render_item(kind: str, obj: Any, autogen: AutogenContext) -> str | Literal[False]:
+    """Our column types as the plain SQLAlchemy types on disk, so revisions import no models."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime()"
+    if kind == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})"
+    return False
 
 
 def run_migrations(connection: Connection) -> None:
@@ -20,6 +33,7 @@ def run_migrations(connection: Connection) -> None:
         target_metadata=SQLModel.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
