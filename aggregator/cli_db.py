@@ -98,7 +98,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
     state, standing = current(source)
     if standing != "head":
         raise SchemaVersionError(
-            f"the source database {shown(source)} is at {state.describe()}: "
+            f"the source database {shown(source)} is not at this release's schema ({state.describe()}): "
             "run `aggregator --db URL db upgrade` on it first"
         )
     print(f"{shown(target)}: {describe_upgrade(upgrade(target))}")

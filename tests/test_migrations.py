@@ -4,11 +4,14 @@ database at another revision, or made before migrations, is refused with the com
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from procs import cli_env
 from sqlalchemy import Column, Integer, MetaData, String, Table, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel
@@ -90,3 +93,18 @@ def test_reopening_a_database_at_the_head_changes_nothing(db_url: str) -> None:
         assert conn.execute(text("SELECT name, display FROM tag")).all() == [("k8s", "K8s")]
     assert revision_of(again) == HEAD
     again.dispose()
+
+
+def test_opening_a_database_does_not_load_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    script = (
+        "import sys\nfrom aggregator.db import make_engine\n"
+        f"make_engine({url!r}).dispose()\n"  # created at the head
+        f"make_engine({url!r}).dispose()\n"  # opened at the head
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=cli_env(), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 
 from .. import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from ..errors import SchemaVersionError
+from .baseline import baseline_metadata
 
 HEAD = "0001"
 VERSION_TABLE_NAME = "alembic_version"
@@ -58,7 +59,7 @@ class SchemaState:
 def read_state(conn: Connection) -> SchemaState:
     """The schema state of the database behind ``conn``."""
     names = set(inspect(conn).get_table_names())
-    ours = bool(names & set(SQLModel.metadata.tables))
+    ours = bool(names & (set(SQLModel.metadata.tables) | set(baseline_metadata().tables)))
     if VERSION_TABLE_NAME not in names:
         return SchemaState(None, ours)
     revisions = list(conn.execute(select(VERSION_TABLE.c.version_num)).scalars())
