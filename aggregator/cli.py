@@ -1,8 +1,9 @@
-"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo.
+"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo, db.
 
 Exit status: 0 when the command ran (a poll whose sources failed still ran),
-2 for a bad configuration or bad arguments, 1 when the database is unreachable,
-3 for ``poll --fail-on-error`` when a source failed in that run.
+2 for a bad configuration or bad arguments, or a database that needs ``aggregator db
+upgrade``, 1 when the database is unreachable, 3 for ``poll --fail-on-error`` when a
+source failed in that run.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cli_db import add_db_commands
 from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
-from .errors import ConfigError, QueryError, StorageError
+from .errors import ConfigError, QueryError, SchemaVersionError, StorageError
 from .filters import VOCABULARY, parse_filter
 from .store.common import connect, transaction
 
@@ -55,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except QueryError as exc:
         print(f"aggregator: bad parameter {exc.param}: {exc.message}", file=sys.stderr)
+        return 2
+    except SchemaVersionError as exc:
+        print(f"aggregator: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:
         print(f"aggregator: storage error: {exc}", file=sys.stderr)
@@ -118,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--samples-port", type=int)
     demo.add_argument("--no-serve", action="store_true", help="ingest and exit")
     demo.set_defaults(func=cmd_demo)
+    add_db_commands(sub)
     return parser
 
 
