@@ -20,7 +20,7 @@ from aggregator.errors import StorageError
 from aggregator.filters import Filter
 from aggregator.identity import hash_text
 from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePlan
-from aggregator.store import common, items, keys, locks, ranges, rekey, slices, sources
+from aggregator.store import common, health, items, keys, locks, ranges, rekey, slices, sources
 from aggregator.store.common import connect, transaction, wrap_storage_errors
 from aggregator.store.sources import SourceUpdate
 
@@ -39,7 +39,7 @@ UPDATE = SourceUpdate(
     last_error=None,
     error_category=None,
 )
-BOUNDARY_MODULES = (common, items, keys, locks, ranges, rekey, slices, sources)
+BOUNDARY_MODULES = (common, health, items, keys, locks, ranges, rekey, slices, sources)
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
 ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
@@ -60,6 +60,7 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
         c, Filter(tags=("k8s",), sites=("example.org",))
     ),
     "common.read_data_version": lambda c: common.read_data_version(c),
+    "health.poll_health": lambda c: health.poll_health(c, NOW),
     "common.bump_data_version": lambda c: common.bump_data_version(c),
     "items.write_items": lambda c: items.write_items(c, SourceInfo(1, "feed"), [ENTRY], NOW),
     "items.load_stored": lambda c: items.load_stored(c, 1, [ENTRY.key_hash]),

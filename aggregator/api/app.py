@@ -1,6 +1,7 @@
 """The wiring: ``create_app`` builds the FastAPI application from an engine and
-a config (settings, error handlers, the request guard, HEAD as GET, then the
-feed, JSON and HTML routes and the offline API docs, in that order) and
+a config (settings, error handlers, the request guard, the request metrics
+and ``/metrics``, HEAD as GET, then the feed, JSON and HTML routes and the
+offline API docs, in that order) and
 ``serve`` runs it under uvicorn. Routes, responses and error mapping belong to
 their own modules.
 """
@@ -18,6 +19,7 @@ from .deps import Settings
 from .docs import install_docs
 from .errors import RequestGuard, install_error_handlers
 from .head import HeadAsGet
+from .metrics import install_metrics
 
 
 def create_app(engine: Engine, config: Config, *, clock: Clock = utcnow) -> FastAPI:
@@ -32,6 +34,7 @@ def create_app(engine: Engine, config: Config, *, clock: Clock = utcnow) -> Fast
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestGuard)
+    install_metrics(app, settings)  # counts refusals too; sees HEAD as GET
     app.add_middleware(HeadAsGet)  # outermost: a refusal answers HEAD without a body too
     app.include_router(routes_feeds.router)
     app.include_router(routes_json.router)
