@@ -25,6 +25,7 @@ from .config import Config, config_path, database_url, load_config
 from .db import make_engine
 from .errors import ConfigError, QueryError, StorageError
 from .filters import VOCABULARY, parse_filter
+from .logformat import redact
 from .store.common import connect, transaction
 
 # What one command alone needs is imported inside that command, so `aggregator poll` loads no
@@ -177,9 +178,10 @@ class OutcomePrinter:
         if self.tty:
             print("\r\x1b[K", end="", file=sys.stderr)
         if not self.quiet or outcome.failed:
-            print(outcome.line(), file=self.stream, flush=True)
+            print(redact(outcome.line()), file=self.stream, flush=True)  # a label may be a URL
         if self.tty:
-            print(f"[{self.done} sources done] {outcome.label[:50]}", end="", file=sys.stderr, flush=True)
+            label = redact(outcome.label)[:50]
+            print(f"[{self.done} sources done] {label}", end="", file=sys.stderr, flush=True)
 
     def finish(self) -> None:
         if self.tty and self.done:
