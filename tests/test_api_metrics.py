@@ -76,12 +76,29 @@ def test_readiness_fails_with_a_reason_while_liveness_holds(where: str, tmp_path
     with UvicornThread(app) as server, httpx.Client() as client:
         assert client.get(f"{server.base_url}/healthz").json() == {"status": "ok"}
         ready = client.get(f"{server.base_url}/readyz")
+        assert client.get(f"{server.base_url}/api/tags").status_code == 503
         samples = scrape(f"{server.base_url}/metrics")
     assert ready.status_code == 503
     assert ready.json() == {"status": "unavailable", "reason": "the database is unreachable"}
     assert value(samples, "aggregator_database_up") == 0
+    assert value(samples, "aggregator_http_requests_total", {"route": "/readyz", "status": "5xx"}) == 1
+    assert value(samples, "aggregator_http_requests_total", {"route": "/api/tags", "status": "5xx"}) == 1
     assert "aggregator_sources_in_error" not in names(samples)
     engine.dispose()
+
+
+def test_a_request_that_fails_unexpectedly_counts_as_a_5xx(sqlite_engine: Engine) -> None:
+    app = create_app(sqlite_engine, parse_config({}))
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken/{part}", broken)
+    with UvicornThread(app) as server, httpx.Client() as client:
+        assert client.get(f"{server.base_url}/broken/1").status_code == 500
+        assert client.get(f"{server.base_url}/broken/2").status_code == 500
+        samples = scrape(f"{server.base_url}/metrics")
+    assert value(samples, "aggregator_http_requests_total", {"route": "/broken/{part}", "status": "5xx"}) == 2
 
 
 @pytest.fixture

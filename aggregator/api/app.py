@@ -53,6 +53,7 @@ def serve(engine: Engine, config: Config, *, host: str = "127.0.0.1", port: int 
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,  # uvicorn's lines go through the process's logging: text or JSON, redacted
         server_header=False,
         limit_concurrency=1000,
         timeout_keep_alive=10,
