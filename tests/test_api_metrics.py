@@ -110,6 +110,7 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[str, str]]:
     config = tmp_path / "feeds.toml"
     config.write_text("", encoding="utf-8")
     db = f"sqlite:///{tmp_path / 'a.db'}"
+    make_engine(db).dispose()  # the schema exists before the workers start, as after a deployment's migration
     env = cli_env() | {"PROMETHEUS_MULTIPROC_DIR": str(shared)}
     ports = [free_port(), free_port()]
     processes = [
