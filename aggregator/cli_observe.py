@@ -98,9 +98,18 @@ class PollObservers:
             self.metrics(outcome)
 
     def start(self) -> None:
-        """Start the metrics endpoint of ``--loop``, when asked for."""
+        """Start the metrics endpoint of ``--loop``, when asked for.
+
+        Raises:
+            ConfigError: the address cannot be bound (in use, not local).
+        """
         if self.metrics is not None and self.port is not None:
-            self.server = self.metrics.serve(self.host, self.port)
+            try:
+                self.server = self.metrics.serve(self.host, self.port)
+            except OSError as exc:
+                raise ConfigError(
+                    f"--metrics-port {self.port} on {self.host}: {exc.strerror or exc}"
+                ) from exc
             print(f"metrics on http://{self.host}:{self.port}/metrics", flush=True)
 
     def finish(self, report: RunReport | None = None) -> None:

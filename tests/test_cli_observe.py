@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -119,6 +120,17 @@ def test_metrics_port_is_for_the_loop(tmp_path: Path) -> None:
     result = aggregator(tmp_path, "poll", "--metrics-port", str(free_port()))
     assert result.returncode == 2
     assert "--metrics-port applies to --loop" in result.stderr
+
+
+def test_a_metrics_port_in_use_is_a_configuration_error(tmp_path: Path) -> None:
+    write_config(tmp_path, [])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = aggregator(tmp_path, "poll", "--loop", "--metrics-port", str(port))
+    assert result.returncode == 2
+    assert f"--metrics-port {port} on 127.0.0.1" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_the_loop_serves_its_metrics_on_loopback(tmp_path: Path, server: FeedServer) -> None:
