@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cli_db import add_db_commands
+from .cli_observe import PollObservers, add_log_argument, add_metrics_arguments, setup_logging
 from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
 from .errors import ConfigError, QueryError, SchemaVersionError, StorageError
 from .filters import VOCABULARY, parse_filter
+from .logformat import redact
 from .store.common import connect, transaction
 
 # What one command alone needs is imported inside that command, so `aggregator poll` loads no
@@ -46,11 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "loop", False) and getattr(args, "fail_on_error", False):
         parser.error("--fail-on-error applies to a single run, not to --loop")
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
+        setup_logging(args)
         return int(args.func(args))
     except ConfigError as exc:
         print(f"aggregator: configuration error: {exc}", file=sys.stderr)
@@ -73,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="feeds.toml (default: $AGGREGATOR_CONFIG or feeds/feeds.toml)")
     parser.add_argument("--db", help="database URL (default: $AGGREGATOR_DB or sqlite:///aggregator.db)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    add_log_argument(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     poll = sub.add_parser("poll", help="poll the sources that are due (for cron)")
@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"exit {EXIT_SOURCES_FAILED} when a source failed in this run (default: 0 once it completed)",
     )
+    add_metrics_arguments(poll)
     poll.set_defaults(func=cmd_poll)
 
     sources = sub.add_parser("sources", help="list sources with their health")
@@ -144,11 +145,17 @@ def cmd_poll(args: argparse.Namespace) -> int:
     config = open_config(args)
     engine = open_engine(args)
     printer = OutcomePrinter(quiet=args.quiet)
-    poller = Poller(engine, config, on_outcome=printer)
+    observers = PollObservers(args, printer)
+    poller = Poller(engine, config, on_outcome=observers)
     if args.loop:
-        return asyncio.run(_loop(poller))
+        observers.start()
+        try:
+            return asyncio.run(_loop(poller))
+        finally:
+            observers.finish()
     report = asyncio.run(poller.run_once(force=args.force))
     printer.finish()
+    observers.finish(report)
     print(report.summary())
     if args.fail_on_error and report.failed:
         return EXIT_SOURCES_FAILED
@@ -180,9 +187,10 @@ class OutcomePrinter:
         if self.tty:
             print("\r\x1b[K", end="", file=sys.stderr)
         if not self.quiet or outcome.failed:
-            print(outcome.line(), file=self.stream, flush=True)
+            print(redact(outcome.line()), file=self.stream, flush=True)  # a label may be a URL
         if self.tty:
-            print(f"[{self.done} sources done] {outcome.label[:50]}", end="", file=sys.stderr, flush=True)
+            label = redact(outcome.label)[:50]
+            print(f"[{self.done} sources done] {label}", end="", file=sys.stderr, flush=True)
 
     def finish(self) -> None:
         if self.tty and self.done:

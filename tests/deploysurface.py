@@ -1,12 +1,6 @@
 """What the files in deploy/ rely on, read from the application and the image: the HTTP routes of
 ``create_app``, the command line of ``aggregator.cli``, and the facts of deploy/Containerfile (user,
 environment, port, entry point). The tests of deploy/ (test_deploy*.py) check their files against these.
-
-``EXPECTED_FROM_PARALLEL_WORK`` names the parts of the application's surface that the deployment
-files use ahead of the application: the readiness and metrics routes and the ``db`` command and
-``serve --workers`` of the PostgreSQL scale-out. While one of them is missing from the application,
-a use of it is accepted (and ``test_deploy.py`` reports it as a skip); emptying the set makes every
-check strict.
 """
 
 from __future__ import annotations
@@ -34,7 +28,6 @@ DEPLOY = ROOT / "deploy"
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 IMAGE = f"aggregator:{VERSION}"
 
-EXPECTED_FROM_PARALLEL_WORK = frozenset({"/readyz", "/metrics", "db", "--workers"})
 # The routes the deployment files name: probes, health checks, scraping, the feed users read.
 LIVENESS, READINESS, METRICS, FEED = "/healthz", "/readyz", "/metrics", "/feeds/all.atom"
 
@@ -53,8 +46,8 @@ def is_route(path: str) -> bool:
 
 
 def missing_routes(paths: Sequence[str]) -> list[str]:
-    """The paths that are no route and not expected from parallel work either."""
-    return [p for p in paths if not is_route(p) and p not in EXPECTED_FROM_PARALLEL_WORK]
+    """The paths that are no route of the application."""
+    return [p for p in paths if not is_route(p)]
 
 
 def parse_error(argv: Sequence[str]) -> str | None:
@@ -69,21 +62,8 @@ def parse_error(argv: Sequence[str]) -> str | None:
 
 
 def command_error(argv: Sequence[str]) -> str | None:
-    """As ``parse_error``, accepting a command that uses a part expected from parallel work."""
-    error = parse_error(argv)
-    if error is not None and EXPECTED_FROM_PARALLEL_WORK.intersection(argv):
-        return None
-    return error
-
-
-def pending_parts() -> list[str]:
-    """The parts expected from parallel work that the application does not have yet."""
-    pending = [p for p in sorted(EXPECTED_FROM_PARALLEL_WORK) if p.startswith("/") and not is_route(p)]
-    if parse_error(["db", "current"]) is not None:
-        pending.append("db")
-    if parse_error(["serve", "--workers", "2"]) is not None:
-        pending.append("--workers")
-    return pending
+    """Why the application's argument parser refuses ``aggregator *argv``, or None."""
+    return parse_error(argv)
 
 
 def option(argv: Sequence[str], name: str) -> str:

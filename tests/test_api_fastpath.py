@@ -25,8 +25,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 def routed(client: TestClient) -> int:
     """How many feed requests reached the route (each one looks in the slice cache)."""
-    cache = client.app.state.settings.cache  # type: ignore[attr-defined]
-    return int(cache.hits + cache.renders)
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    return int(settings.cache.hits + settings.cache.renders - settings.answers.served)
 
 
 def same(a: Response, b: Response) -> bool:
@@ -110,3 +110,17 @@ def test_a_write_is_seen_by_the_next_request(tmp_path: Path) -> None:
         assert second.headers["etag"] != first.headers["etag"]
         assert client.get(FEED, headers={"If-None-Match": first.headers["etag"]}).status_code == 200
         assert client.get(FEED, headers={"If-None-Match": second.headers["etag"]}).status_code == 304
+
+
+def test_answers_before_routing_are_counted_under_their_route(client: TestClient) -> None:
+    def counted() -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith('aggregator_http_requests_total{route="/feeds/tag/{tag}.{ext}",status="2xx"}'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    client.get(FEED)
+    before = counted()
+    for _ in range(4):
+        client.get(FEED)
+    assert counted() == before + 4

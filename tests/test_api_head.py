@@ -77,6 +77,8 @@ def test_every_get_route_answers_head(client: TestClient) -> None:
         assert head.status_code == get.status_code, url
         assert head.content == b"", url
         for name in SAME_HEADERS:
+            if url == "/metrics" and name == "content-length":
+                continue  # the metrics count the GET just made: the next body is longer
             assert head.headers.get(name) == get.headers.get(name), (url, name)
 
 

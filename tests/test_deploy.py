@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from deploysurface import DEPLOY, IMAGE, command_error, pending_parts
+from deploysurface import DEPLOY, IMAGE, command_error
 
 SYSTEMD = DEPLOY / "systemd"
 UNITS = sorted(SYSTEMD.glob("aggregator-*.service"))
@@ -166,9 +166,3 @@ def test_readme_builds_and_loads_the_image_the_manifests_run() -> None:
     loads = {" ".join(c[:3]) for c in readme_commands()}
     assert {"kind load docker-image", "minikube image load"} <= loads
 
-
-def test_surface_expected_from_parallel_work_has_arrived() -> None:
-    """Reports (as a skip) what deploy/ uses that the application does not have yet."""
-    pending = pending_parts()
-    if pending:
-        pytest.skip(f"deploy/ uses what the application does not have yet: {', '.join(pending)}")

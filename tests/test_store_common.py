@@ -21,7 +21,7 @@ from aggregator.filters import Filter
 from aggregator.identity import hash_text
 from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePlan
 from aggregator.models import Tag, table_of
-from aggregator.store import common, copy, items, keys, locks, ranges, rekey, slices, sources
+from aggregator.store import common, copy, health, items, keys, locks, ranges, rekey, slices, sources
 from aggregator.store.common import connect, transaction, wrap_storage_errors
 from aggregator.store.sources import SourceUpdate
 
@@ -40,7 +40,7 @@ UPDATE = SourceUpdate(
     last_error=None,
     error_category=None,
 )
-BOUNDARY_MODULES = (common, copy, items, keys, locks, ranges, rekey, slices, sources)
+BOUNDARY_MODULES = (common, copy, health, items, keys, locks, ranges, rekey, slices, sources)
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
 ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
@@ -61,6 +61,7 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
         c, Filter(tags=("k8s",), sites=("example.org",))
     ),
     "common.read_data_version": lambda c: common.read_data_version(c),
+    "health.poll_health": lambda c: health.poll_health(c, NOW),
     "common.bump_data_version": lambda c: common.bump_data_version(c),
     "items.write_items": lambda c: items.write_items(c, SourceInfo(1, "feed"), [ENTRY], NOW),
     "items.load_stored": lambda c: items.load_stored(c, 1, [ENTRY.key_hash]),

@@ -1,12 +1,14 @@
 """The wiring: ``create_app`` builds the FastAPI application from an engine and
-a config (settings, error handlers, the request guard, HEAD as GET, then the
-feed, JSON and HTML routes and the offline API docs, in that order) and
+a config (settings, error handlers, the request guard, the request metrics
+and ``/metrics``, HEAD as GET, then the feed, JSON and HTML routes and the
+offline API docs, in that order) and
 ``serve`` runs it under uvicorn. Routes, responses and error mapping belong to
 their own modules.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import FastAPI
@@ -21,6 +23,7 @@ from .docs import install_docs
 from .errors import RequestGuard, install_error_handlers
 from .fastpath import FeedFastPath
 from .head import HeadAsGet
+from .metrics import install_metrics
 
 
 def create_app(engine: Engine, config: Config, *, clock: Clock = utcnow) -> FastAPI:
@@ -34,8 +37,9 @@ def create_app(engine: Engine, config: Config, *, clock: Clock = utcnow) -> Fast
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(FeedFastPath, answers=settings.answers, fresh_version=settings.versions.fresh)
+    app.add_middleware(FeedFastPath, settings=settings)
     app.add_middleware(RequestGuard)
+    install_metrics(app, settings)  # counts refusals too; sees HEAD as GET
     app.add_middleware(HeadAsGet)  # outermost: a refusal answers HEAD without a body too
     app.include_router(routes_feeds.router)
     app.include_router(routes_json.router)
@@ -48,7 +52,10 @@ def app_from_environment() -> FastAPI:
     """The application for one of several server processes: config and database from the environment."""
     from ..config import config_path, database_url, load_config
     from ..db import make_engine
+    from ..logformat import LOG_FORMATS, configure_logging
 
+    fmt = os.environ.get("AGGREGATOR_LOG_FORMAT", "text")
+    configure_logging(fmt if fmt in LOG_FORMATS else "text")
     return create_app(make_engine(database_url(None)), load_config(config_path(None)))
 
 
@@ -101,6 +108,7 @@ def serve(
         "host": host,
         "port": port,
         "log_level": "warning",
+        "log_config": None,  # uvicorn's lines go through the process's logging: text or JSON, redacted
         "server_header": False,
         "limit_concurrency": 1000,
         "timeout_keep_alive": 10,

@@ -15,18 +15,22 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..feedcache import Rendered
+
+if TYPE_CHECKING:
+    from .deps import Settings
 
 PREFIX = "/feeds/"
 
 
 @dataclass(frozen=True)
 class Answer:
+    route: Any  # the route that answered, left in the scope as routing would (request metrics read it)
     data_version: int
     etag: bytes
     full: list[tuple[bytes, bytes]]  # headers of the 200
@@ -46,11 +50,12 @@ class Answers:
         self.size = size
         self._entries: OrderedDict[bytes, Answer] = OrderedDict()
         self._lock = threading.Lock()
+        self.served = 0  # requests answered from here
 
     def record(self, scope: Scope, entry: Rendered, headers: dict[str, str], media_type: str) -> None:
         bare = [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()]
         full = [*bare, (b"content-type", media_type.encode()), (b"content-length", b"%d" % len(entry.body))]
-        answer = Answer(entry.data_version, entry.etag.encode(), full, bare, entry.body)
+        answer = Answer(scope.get("route"), entry.data_version, entry.etag.encode(), full, bare, entry.body)
         with self._lock:
             self._entries[request_key(scope)] = answer
             self._entries.move_to_end(request_key(scope))
@@ -64,10 +69,11 @@ class Answers:
 class FeedFastPath:
     """Answers a GET of a feed URL from ``Answers`` while its data version holds."""
 
-    def __init__(self, app: ASGIApp, answers: Answers, fresh_version: Callable[[], int | None]) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.answers = answers
-        self.fresh_version = fresh_version
+        self.answers = settings.answers
+        self.fresh_version = settings.versions.fresh
+        self.cache = settings.cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith(PREFIX):
@@ -88,6 +94,9 @@ class FeedFastPath:
             return False  # a date alone is the route's to compare
         if answer.data_version != self.fresh_version():
             return False
+        scope["route"] = answer.route
+        self.answers.served += 1
+        self.cache.hits += 1  # answered from the slice cache's rendering, without asking it
         if if_none_match is not None:
             if if_none_match.strip() != answer.etag:
                 return False  # lists, weak tags and "*" are the route's to decide

@@ -1,16 +1,19 @@
 """The JSON routes: ``/api/items`` (filtered by query parameters, with cursor
 pagination), ``/api/tags`` (tags with item counts and their feeds),
-``/api/sources`` (sources and their health) and ``/healthz`` (liveness and
-database reachability). Each reads through ``read_connection`` and returns a
-model from ``schemas``; feeds and HTML belong to the other route modules.
+``/api/sources`` (sources and their health), ``/healthz`` (liveness: the process
+answers, no database work) and ``/readyz`` (readiness: the database answers, else
+503). Each reads through ``read_connection`` and returns a model from
+``schemas``; feeds and HTML belong to the other route modules.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
+from ..errors import StorageError
 from ..filters import parse_filter
 from ..paths import tag_path
 from ..store.common import read_data_version
@@ -19,6 +22,7 @@ from .deps import SettingsDep, read_connection
 from .schemas import ERRORS, ItemOut, ItemsPage, SourceOut, TagOut
 from .slices import query_params
 
+log = logging.getLogger("aggregator.api")
 router = APIRouter()
 
 
@@ -60,8 +64,23 @@ def api_sources(s: SettingsDep) -> list[SourceOut]:
     return [SourceOut.from_view(v) for v in sorted(views, key=lambda v: v.removed)]
 
 
-@router.get("/healthz", summary="Liveness and database reachability")
-def healthz(s: SettingsDep) -> dict[str, Any]:
-    with read_connection(s) as conn:
-        version = read_data_version(conn)
-    return {"status": "ok", "data_version": version}
+@router.get("/healthz", summary="Liveness: the process answers (no database work)")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: the database answers",
+    responses={503: {"description": "The database is unreachable"}},
+)
+def readyz(s: SettingsDep) -> JSONResponse:
+    try:
+        with read_connection(s) as conn:
+            version = read_data_version(conn)
+    except StorageError as exc:
+        log.warning("not ready: %s", exc)
+        reason = {"status": "unavailable", "reason": "the database is unreachable"}
+        return JSONResponse(reason, status_code=503, headers={"Cache-Control": "no-store"})
+    ready = {"status": "ok", "data_version": version}
+    return JSONResponse(ready, headers={"Cache-Control": "no-store"})

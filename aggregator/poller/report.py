@@ -25,6 +25,7 @@ class SourceOutcome:
     category: Category | None = None  # why it failed
     message: str | None = None
     elapsed: float = 0.0
+    http_status: int | None = None  # the server's answer, when there was one
 
     @property
     def failed(self) -> bool:

@@ -30,7 +30,6 @@ from ..schedule import Cadence
 from ..store.common import transaction
 from ..store.items import write_items
 from ..store.sources import REDIRECTS_TO_MOVE, SourceState, SourceUpdate, record_poll
-from ..views import PollStatus
 from .parsing import Failed, ParseJob, ParsePool, Prepared
 from .report import SourceOutcome
 from .update import FeedHead, Written, is_same_body, update_after_error, update_after_fetch
@@ -108,7 +107,7 @@ class SourcePoller:
         self._log_move(state, update)
         return self._outcome(
             state,
-            update.last_status,
+            update,
             started,
             new=counts.new,
             updated=counts.updated,
@@ -126,7 +125,7 @@ class SourcePoller:
         except StorageError as db_exc:
             log.error("cannot record the error of %s: %s", state.url, db_exc)
         log.info("%s: %s: %s", state.url, exc.category, exc.message)
-        return self._outcome(state, update.last_status, started, category=exc.category, message=exc.message)
+        return self._outcome(state, update, started, category=exc.category, message=exc.message)
 
     def _job(self, state: SourceState, result: Fetched, now: datetime) -> ParseJob:
         return ParseJob(
@@ -164,7 +163,7 @@ class SourcePoller:
         with transaction(self.engine) as conn:
             record_poll(conn, state.id, update)
         self._log_move(state, update)
-        return self._outcome(state, update.last_status, started)
+        return self._outcome(state, update, started)
 
     def _log_move(self, state: SourceState, update: SourceUpdate) -> None:
         if update.redirect_count == REDIRECTS_TO_MOVE:
@@ -174,10 +173,9 @@ class SourcePoller:
         p = self.config.poller
         return Cadence(state.interval or p.interval, p.min_interval, p.max_interval)
 
-    def _outcome(self, state: SourceState, status: PollStatus, started: float, **kw: Any) -> SourceOutcome:
-        return SourceOutcome(
-            state.id, state.url, state.label, status, elapsed=time.perf_counter() - started, **kw
-        )
+    def _outcome(self, state: SourceState, update: SourceUpdate, started: float, **kw: Any) -> SourceOutcome:
+        kw.update(elapsed=time.perf_counter() - started, http_status=update.last_http_status)
+        return SourceOutcome(state.id, state.url, state.label, update.last_status, **kw)
 
 
 async def _in_writer(
