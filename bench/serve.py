@@ -336,7 +336,7 @@ def poller_summary(proc: subprocess.Popen[str], timeout: float) -> list[dict[str
 
 
 def data_version(server: ServerProcess) -> int:
-    with urllib.request.urlopen(server.url("/healthz"), timeout=10) as resp:
+    with urllib.request.urlopen(server.url("/readyz"), timeout=10) as resp:
         return int(json.loads(resp.read())["data_version"])
 
 
