@@ -105,10 +105,12 @@ def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime)
 
     A new source, and one whose kind, tags, interval or ``allow_private_networks`` changed
     (or that comes back to the configuration), is due at once. Sources that left the
-    configuration are disabled, never deleted: their items stay.
+    configuration are disabled, never deleted: their items stay. Rows that already match
+    are not written, and a source another poller inserted meanwhile is left to it.
     """
     columns = (
         SOURCE.c.url,
+        SOURCE.c.title,
         SOURCE.c.origin,
         SOURCE.c.enabled,
         SOURCE.c.kind,
@@ -134,11 +136,11 @@ def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime)
             values.update(body_hash=None, etag=None, last_modified=None)
         if known is not None and is_changed(known, src):
             values["next_poll_at"] = None
-        if src.url in rows:
+        if known is None:
+            insert = insert_for(conn, SOURCE).values(url=src.url, created_at=now, **values)
+            added += conn.execute(insert.on_conflict_do_nothing(index_elements=["url"])).rowcount
+        elif is_changed(known, src) or known.title != src.title or known.origin != "config":
             conn.execute(update(SOURCE).where(SOURCE.c.url == src.url).values(**values))
-        else:
-            conn.execute(insert_for(conn, SOURCE).values(url=src.url, created_at=now, **values))
-            added += 1
     configured = {s.url for s in sources}
     stale = [u for u, r in rows.items() if r.origin == "config" and r.enabled and u not in configured]
     if stale:
