@@ -4,7 +4,14 @@ A subprocess serves ``--sources`` small RSS feeds spread over 30 loopback hosts
 (127.0.0.2 to 127.0.0.31: Linux routes all of 127/8 to lo), answering each request
 after ``--delay`` seconds and logging it; the pollers are real ``aggregator poll``
 processes on a fresh PostgreSQL database, with the default per-host limit
-(``[poller] per_host``, counted over every poller). Three runs:
+(``[poller] per_host``, counted over every poller).
+
+By default (``--mode revalidate``) one poller first fetches every feed (cold, timed
+too), then before each run every source is made due again and the server answers
+the conditional GETs 304 (after the delay): the steady state of a poller, where the
+wait on the servers dominates. ``--mode cold`` runs each on a fresh database with
+every feed new: parsing and writing dominate, so the figures measure the CPU the
+pollers get. Three runs:
 
 * 1 poller      one ``aggregator poll``: wall time until it exits;
 * 3 pollers     three started together: wall time until all three exit;
@@ -35,11 +42,12 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from _common import add_idle_argument, banner, free_port, print_table, scratch_database, wait_idle
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 
 from aggregator.db import make_engine
 from aggregator.store.sources import SOURCE
@@ -77,8 +85,11 @@ def serve(port: int, delay: float) -> int:
             await asyncio.sleep(delay)
         finally:
             in_flight[host] -= 1
+        etag = f'"v{request.match_info["n"]}"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
         body = feed(int(request.match_info["n"]))
-        return web.Response(body=body, content_type="application/rss+xml")
+        return web.Response(body=body, content_type="application/rss+xml", headers={"ETag": etag})
 
     async def stats(_request: web.Request) -> web.Response:
         return web.json_response({"fetches": dict(fetches), "most_in_flight": max(most.values(), default=0)})
@@ -153,21 +164,34 @@ def start_poller(config: Path, url: str, *extra: str) -> subprocess.Popen[bytes]
     return subprocess.Popen([*command, "--quiet", *extra], env=env, stdout=subprocess.DEVNULL)
 
 
-def unpolled(url: str) -> int:
+def unpolled(url: str, since: datetime) -> int:
+    """Sources not polled since ``since``."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            query = select(func.count()).select_from(SOURCE).where(SOURCE.c.last_polled_at.is_(None))
-            return int(conn.execute(query).scalar() or 0)
+            stale = or_(SOURCE.c.last_polled_at.is_(None), SOURCE.c.last_polled_at < since)
+            return int(conn.execute(select(func.count()).select_from(SOURCE).where(stale)).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def make_all_due(url: str) -> None:
+    engine = make_engine(url)  # the schema exists before the pollers start
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(SOURCE).values(next_poll_at=None))
     finally:
         engine.dispose()
 
 
 def run(name: str, url: str, config: Path, port: int, args: argparse.Namespace) -> list[Any]:
-    """One scenario on a fresh database: its row of figures."""
-    make_engine(url).dispose()  # the schema exists before the pollers start
+    """One run: its row of figures."""
+    make_all_due(url)
     call(port, "/_reset")
-    count, kill = {"1 poller": (1, False), "3 pollers": (3, False), "3, 1 killed": (3, True)}[name]
+    since = datetime.now(UTC)
+    count, kill = {"cold, 1 poller": (1, False), "1 poller": (1, False), "3 pollers": (3, False)}.get(
+        name, (3, True)
+    )
     started = time.perf_counter()
     extra = ("--loop",) if kill else ()
     pollers = [start_poller(config, url, *extra) for _ in range(count)]
@@ -185,7 +209,7 @@ def run(name: str, url: str, config: Path, port: int, args: argparse.Namespace) 
                 time.sleep(0.05)
             pollers[0].send_signal(signal.SIGKILL)
             killed_at = time.perf_counter() - started
-            while unpolled(url):
+            while unpolled(url, since):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{name}: some sources were never polled")
                 time.sleep(0.2)
@@ -218,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300.0, help="give up a scenario after this long")
     parser.add_argument("--pg-url", default=DEFAULT_PG, help="a database next to which a scratch one is made")
     parser.add_argument("--db-prefix", default="bench_", help="name prefix of the scratch database")
+    parser.add_argument("--mode", choices=("revalidate", "cold"), default="revalidate")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     add_idle_argument(parser)
@@ -227,7 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     wait_idle(args.wait_idle)
     banner(
         f"pollers: {args.sources} sources on {len(HOSTS)} hosts, {args.delay * 1000:.0f} ms per answer, "
-        f"concurrency {args.concurrency}, per_host {args.per_host}, lease_ttl {args.lease_ttl} s",
+        f"concurrency {args.concurrency}, per_host {args.per_host}, lease_ttl {args.lease_ttl} s, "
+        f"mode {args.mode}",
         ["postgres"],
         args.pg_url,
     )
@@ -237,10 +263,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="aggbench-") as tmp:
             config = write_config(Path(tmp), port, args)
-            for name in ("1 poller", "3 pollers", "3, 1 killed"):
+            runs = ("1 poller", "3 pollers", "3, 1 killed")
+            if args.mode == "cold":
+                for name in runs:
+                    with scratch_database("postgres", args.pg_url, prefix=args.db_prefix) as url:
+                        rows.append(run(name, url, config, port, args))
+                        print(f"   {rows[-1]}", flush=True)
+            else:
                 with scratch_database("postgres", args.pg_url, prefix=args.db_prefix) as url:
-                    rows.append(run(name, url, config, port, args))
-                    print(f"   {rows[-1]}", flush=True)
+                    for name in ("cold, 1 poller", *runs):
+                        rows.append(run(name, url, config, port, args))
+                        print(f"   {rows[-1]}", flush=True)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
