@@ -212,6 +212,9 @@ class Poller:
                     timeout = min(timeout, RETRY)
                 done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 running -= done
+                for task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("polling a source failed", exc_info=task.exception())
                 if loop.time() >= deadline and running:
                     log.warning("run deadline reached; %d sources left for the next run", len(running))
                     return
