@@ -20,9 +20,11 @@ pollers get. Three runs:
                 poller's leases expire after ``--lease-ttl`` seconds and the others take
                 its sources), then the other two are stopped.
 
-For each: fetches per source from the server's log (every due source exactly once, but
-for those in flight at the kill, fetched again after the expiry) and the most requests
-one host had in flight at once (at most ``per_host``, whatever the number of pollers).
+For each: the wall time (from starting the pollers, their start-up included), the time
+the server saw requests (first request to last answer), fetches per source from the
+server's log (every due source exactly once, but for those in flight at the kill, fetched
+again after the expiry) and the most requests one host had in flight at once (at most
+``per_host``, whatever the number of pollers).
 
     python bench/pollers.py                          # 600 sources, 200 ms per response
     python bench/pollers.py --sources 1200 --delay 0.5 --lease-ttl 20
@@ -75,9 +77,11 @@ def serve(port: int, delay: float) -> int:
     fetches: Counter[int] = Counter()
     in_flight: Counter[str] = Counter()
     most: Counter[str] = Counter()
+    span: list[float] = []  # the first request's arrival, the last answer's
 
     async def answer(request: web.Request) -> web.Response:
         host = request.host.rsplit(":", 1)[0]
+        span[:1] = span[:1] or [time.monotonic()]
         fetches[int(request.match_info["n"])] += 1
         in_flight[host] += 1
         most[host] = max(most[host], in_flight[host])
@@ -85,6 +89,7 @@ def serve(port: int, delay: float) -> int:
             await asyncio.sleep(delay)
         finally:
             in_flight[host] -= 1
+            span[1:] = [time.monotonic()]
         etag = f'"v{request.match_info["n"]}"'
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
@@ -92,11 +97,14 @@ def serve(port: int, delay: float) -> int:
         return web.Response(body=body, content_type="application/rss+xml", headers={"ETag": etag})
 
     async def stats(_request: web.Request) -> web.Response:
-        return web.json_response({"fetches": dict(fetches), "most_in_flight": max(most.values(), default=0)})
+        seconds = span[-1] - span[0] if len(span) == 2 else 0.0
+        figures = {"fetches": dict(fetches), "most_in_flight": max(most.values(), default=0), "span": seconds}
+        return web.json_response(figures)
 
     async def reset(_request: web.Request) -> web.Response:
         fetches.clear()
         most.clear()
+        span.clear()
         return web.json_response({})
 
     async def main() -> None:
@@ -228,7 +236,7 @@ def run(name: str, url: str, config: Path, port: int, args: argparse.Namespace) 
     fetched = Counter(stats["fetches"].get(str(n), 0) for n in range(args.sources))
     spread = ", ".join(f"{times}x: {sources}" for times, sources in sorted(fetched.items()))
     when = f"{killed_at:.1f}" if killed_at is not None else "-"
-    return [name, count, wall, when, spread, stats["most_in_flight"]]
+    return [name, count, wall, stats["span"], when, spread, stats["most_in_flight"]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -278,7 +286,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     print()
-    headers = ["run", "pollers", "wall s", "killed at s", "fetches per source", "most in flight/host"]
+    headers = [
+        "run",
+        "pollers",
+        "wall s",
+        "fetching s",
+        "killed at s",
+        "fetches per source",
+        "most in flight/host",
+    ]
     print_table(headers, rows)
     return 0
 
