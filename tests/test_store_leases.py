@@ -70,8 +70,11 @@ def claim(
     *,
     per_host: int = MANY,
     since: datetime | None = None,
+    skip: list[int] | None = None,
 ) -> leases.Claim:
-    return leases.claim(engine, owner, at(seconds), TTL, limit=limit, per_host=per_host, since=since)
+    return leases.claim(
+        engine, owner, at(seconds), TTL, limit=limit, per_host=per_host, since=since, skip=skip or ()
+    )
 
 
 # --------------------------------------------------------------------------- claim and release
@@ -196,6 +199,19 @@ def test_forced_pollers_share_one_sweep(engine: Engine) -> None:
     again = leases.join_sweep(engine, "p3", TTL, at(5))
     assert again == at(5)
     assert [s.id for s in claim(engine, "p3", 5, since=again).sources] == ids
+
+
+def test_a_new_sweep_takes_every_source_when_the_clock_has_not_moved(engine: Engine) -> None:
+    ids = add(engine, urls("a.example", 2))
+    since = leases.join_sweep(engine, "p1", TTL, T0)
+    for i in ids:
+        polled(engine, i, T0, next_poll=at(3600))
+    assert leases.end_sweep(engine, since)
+    again = leases.join_sweep(engine, "p1", TTL, T0)  # the same instant: polled "before" it, still
+    assert again > T0
+    taken = claim(engine, "p1", 0, since=again, skip=[ids[1]])
+    assert [s.id for s in taken.sources] == [ids[0]]  # skip: what this poller already polled
+    assert taken.left == 0
 
 
 def test_a_sweep_nobody_renews_runs_out(engine: Engine) -> None:

@@ -169,12 +169,21 @@ class Poller:
         with transaction(self.engine) as conn:
             sync_sources(conn, self.config.sources, self.clock())
 
-    def _claim(self, limit: int, since: datetime | None) -> leases.Claim:
+    def _claim(self, limit: int, since: datetime | None, polled: set[int]) -> leases.Claim:
+        """Lease due sources to this poller, never one it polled in this run already."""
         p = self.config.poller
-        now = self.clock()
-        return leases.claim(
-            self.engine, self.owner, now, self.lease_ttl, limit=limit, per_host=p.per_host, since=since
+        claim = leases.claim(
+            self.engine,
+            self.owner,
+            self.clock(),
+            self.lease_ttl,
+            limit=limit,
+            per_host=p.per_host,
+            since=since,
+            skip=polled,
         )
+        polled.update(state.id for state in claim.sources)
+        return claim
 
     async def _poll_claimed(
         self,
@@ -192,13 +201,14 @@ class Poller:
         slots = self.config.poller.concurrency
         refill = max(1, slots // 4)  # claim in batches, not one source per finished poll
         running: set[asyncio.Task[None]] = set()
+        polled: set[int] = set()
         left = True
         try:
             while True:
                 stopping = (stop is not None and stop.is_set()) or loop.time() >= deadline
                 free = slots - len(running)
                 if left and not stopping and (free >= refill or not running):
-                    claim = await loop.run_in_executor(writer, self._claim, free, since)
+                    claim = await loop.run_in_executor(writer, self._claim, free, since, polled)
                     for state in claim.sources:
                         running.add(asyncio.create_task(self._poll_one(fetcher, writer, state, pool, report)))
                     left = claim.left > 0

@@ -19,12 +19,13 @@ it once every source was polled since its start.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from .common import insert_for, wrap_storage_errors
@@ -55,10 +56,13 @@ def claim(
     limit: int,
     per_host: int,
     since: datetime | None = None,
+    skip: Collection[int] = (),
 ) -> Claim:
     """Lease up to ``limit`` due sources to ``owner`` until ``now + ttl``, oldest due first.
 
     Due: the next poll time has come, or (a forced run, ``since`` given) not polled since ``since``.
+    ``skip``: the sources this poller already polled in this run, due or not (a clock that did
+    not move since would make them look unpolled).
     """
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -68,6 +72,7 @@ def claim(
         candidates = conn.execute(
             select(*columns).where(claimable).order_by(*_oldest_first()).limit(CLAIM_WINDOW)
         ).all()
+        candidates = [row for row in candidates if row.id not in skip]
         load = _live_leases_by_host(conn, now)
         picked: list[int] = []
         for row in candidates:
@@ -156,7 +161,9 @@ def clear(engine: Engine) -> None:
 
 @wrap_storage_errors()
 def join_sweep(engine: Engine, owner: str, ttl: float, now: datetime) -> datetime:
-    """The start of the forced sweep under way, or ``now`` for a new one; either lives ``ttl`` more."""
+    """The start of the forced sweep under way, or of a new one: ``now``, or just after the latest
+    poll if that is not before ``now`` (a clock that did not move), so the new sweep takes every
+    source. Either lives ``ttl`` more."""
     expires = now + timedelta(seconds=ttl)
     with engine.begin() as conn:
         conn.execute(
@@ -168,8 +175,9 @@ def join_sweep(engine: Engine, owner: str, ttl: float, now: datetime) -> datetim
             since: datetime = row["acquired_at"]
             values: dict[str, Any] = {"expires_at": max(row["expires_at"], expires)}
         else:
-            since = now
-            values = {"owner": owner, "acquired_at": now, "expires_at": expires}
+            latest = conn.execute(select(func.max(SOURCE.c.last_polled_at)).where(_is_active())).scalar()
+            since = now if latest is None or latest < now else latest + timedelta(microseconds=1)
+            values = {"owner": owner, "acquired_at": since, "expires_at": expires}
         conn.execute(update(LOCK).where(LOCK.c.name == SWEEP).values(**values))
         return since
 
