@@ -138,7 +138,8 @@ def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime)
             values["next_poll_at"] = None
         if known is None:
             insert = insert_for(conn, SOURCE).values(url=src.url, created_at=now, **values)
-            added += conn.execute(insert.on_conflict_do_nothing(index_elements=["url"])).rowcount
+            inserted = insert.on_conflict_do_nothing(index_elements=["url"]).returning(SOURCE.c.id)
+            added += len(conn.execute(inserted).all())
         elif is_changed(known, src) or known.title != src.title or known.origin != "config":
             conn.execute(update(SOURCE).where(SOURCE.c.url == src.url).values(**values))
     configured = {s.url for s in sources}
