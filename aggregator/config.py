@@ -164,6 +164,7 @@ class PollerConfig:
     max_redirects: PositiveInt = 5
     max_items_per_feed: PositiveInt = 1000
     run_deadline: Duration = 600
+    lease_ttl: Duration = 300  # a poller's claim on a source (renewed while it lives) or the SQLite run lock
     parse_workers: Annotated[int | None, PlainValidator(_workers)] = None  # None: one per CPU
 
     @property

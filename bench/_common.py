@@ -115,14 +115,18 @@ def selected_kinds(value: str) -> list[str]:
 
 @contextlib.contextmanager
 def scratch_database(
-    kind: str, pg_url: str = DEFAULT_PG, workdir: Path | None = None, pg_options: str = ""
+    kind: str,
+    pg_url: str = DEFAULT_PG,
+    workdir: Path | None = None,
+    pg_options: str = "",
+    prefix: str = "bench_",
 ) -> Iterator[str]:
-    """A URL for an empty database of ``kind`` that is removed on exit."""
+    """A URL for an empty database of ``kind`` (PostgreSQL: ``prefix`` + random) removed on exit."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix="aggbench-", dir=workdir) as tmp:
             yield f"sqlite:///{Path(tmp) / 'bench.db'}"
         return
-    name = f"bench_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = create_engine(pg_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
     try:
         with admin.connect() as conn:

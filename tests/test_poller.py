@@ -530,10 +530,11 @@ def test_too_many_requests_honours_retry_after(engine: Engine, srv: FeedServer) 
     assert srv.count("/busy.rdf") == 1
 
 
-# --------------------------------------------------------------------------- 7. one run at a time
+# --------------------------------------------------------------------------- 7. one run at a time on SQLite
+# (several pollers sharing a PostgreSQL database: tests/test_poller_leases.py)
 
 
-def test_overlapping_runs_poll_each_source_once(engine: Engine, srv: FeedServer) -> None:
+def test_overlapping_runs_poll_each_source_once(sqlite_engine: Engine, srv: FeedServer) -> None:
     paths = ["/slow-a.rdf", "/slow-b.rdf", "/slow-c.rdf"]
     for n, path in enumerate(paths):
         body = hatena_rdf(path, [Entry(f"https://example.jp/{n}", f"記事{n}", ("t",), n)])
@@ -541,7 +542,7 @@ def test_overlapping_runs_poll_each_source_once(engine: Engine, srv: FeedServer)
     config = make_config([{"url": srv.url(p), "kind": "site"} for p in paths])
 
     async def both() -> list[RunReport]:
-        first, second = Poller(engine, config), Poller(engine, config)
+        first, second = Poller(sqlite_engine, config), Poller(sqlite_engine, config)
         return list(await asyncio.gather(first.run_once(), second.run_once()))
 
     reports = asyncio.run(both())
@@ -552,10 +553,10 @@ def test_overlapping_runs_poll_each_source_once(engine: Engine, srv: FeedServer)
     assert "another poll is running" in locked[0].summary()
     assert {o.status for o in polled[0].outcomes} == {"new"} and len(polled[0].outcomes) == 3
     assert [srv.count(p) for p in paths] == [1, 1, 1]
-    assert len(items(engine)) == 3
+    assert len(items(sqlite_engine)) == 3
 
     # The lock was released: the next run polls.
-    assert poll(engine, config).locked_by is None
+    assert poll(sqlite_engine, config).locked_by is None
     assert [srv.count(p) for p in paths] == [2, 2, 2]
 
 
@@ -564,37 +565,37 @@ def lock_row(engine: Engine) -> dict[str, Any]:
         return dict(conn.execute(select(locks.LOCK).where(locks.LOCK.c.name == LOCK_NAME)).mappings().one())
 
 
-def test_overlapping_runs_in_two_threads(engine: Engine, srv: FeedServer) -> None:
+def test_overlapping_runs_in_two_threads(sqlite_engine: Engine, srv: FeedServer) -> None:
     srv.reply("/slow.rdf", Response(200, hatena_rdf("slow", [GO]), [("Content-Type", RDF)], delay=1.0))
     config = make_config([{"url": srv.url("/slow.rdf"), "kind": "site"}])
     results: list[RunReport] = []
-    first = threading.Thread(target=lambda: results.append(poll(engine, config)))
+    first = threading.Thread(target=lambda: results.append(poll(sqlite_engine, config)))
     first.start()
     assert srv.wait_for("/slow.rdf", 1, timeout=5)
-    second = poll(engine, config)
+    second = poll(sqlite_engine, config)
     first.join(timeout=10)
     assert second.locked_by is not None and second.outcomes == []
     assert results[0].locked_by is None and results[0].outcomes[0].status == "new"
     assert srv.count("/slow.rdf") == 1
 
 
-def test_live_lock_blocks_and_expired_lease_is_taken_over(engine: Engine, srv: FeedServer) -> None:
+def test_live_lock_blocks_and_expired_lease_is_taken_over(sqlite_engine: Engine, srv: FeedServer) -> None:
     srv.route("/f.rdf", hatena_rdf("f", [GO]), content_type=RDF)
     config = make_config([{"url": srv.url("/f.rdf"), "kind": "site"}])
     owner = "elsewhere.example:4242:deadbeef"
     taken = datetime.now(UTC)
-    assert locks.acquire(engine, LOCK_NAME, owner, 60.0, taken) is None
+    assert locks.acquire(sqlite_engine, LOCK_NAME, owner, 60.0, taken) is None
 
-    blocked = poll(engine, config, clock=lambda: taken + timedelta(seconds=59))
+    blocked = poll(sqlite_engine, config, clock=lambda: taken + timedelta(seconds=59))
     assert blocked.locked_by is not None and blocked.locked_by.owner == owner
     assert srv.count("/f.rdf") == 0
 
-    report = poll(engine, config, clock=lambda: taken + timedelta(seconds=61))
+    report = poll(sqlite_engine, config, clock=lambda: taken + timedelta(seconds=61))
     assert report.locked_by is None and [o.status for o in report.outcomes] == ["new"]
     assert srv.count("/f.rdf") == 1
 
 
-def test_lock_of_a_dead_local_process_is_taken_over(engine: Engine, srv: FeedServer) -> None:
+def test_lock_of_a_dead_local_process_is_taken_over(sqlite_engine: Engine, srv: FeedServer) -> None:
     srv.route("/f.rdf", hatena_rdf("f", [GO]), content_type=RDF)
     config = make_config([{"url": srv.url("/f.rdf"), "kind": "site"}])
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -602,16 +603,16 @@ def test_lock_of_a_dead_local_process_is_taken_over(engine: Engine, srv: FeedSer
     owner = f"{socket.gethostname()}:{child.pid}:0badf00d"
     assert is_dead_local_owner(owner)
     assert not is_dead_local_owner(f"{socket.gethostname()}:{os.getpid()}:0badf00d")
-    assert locks.acquire(engine, LOCK_NAME, owner, 3600, datetime.now(UTC)) is None
+    assert locks.acquire(sqlite_engine, LOCK_NAME, owner, 3600, datetime.now(UTC)) is None
 
-    report = poll(engine, config)
+    report = poll(sqlite_engine, config)
     assert report.locked_by is None and [o.status for o in report.outcomes] == ["new"]
-    with engine.connect() as conn:
+    with sqlite_engine.connect() as conn:
         lock = conn.execute(select(locks.LOCK).where(locks.LOCK.c.name == LOCK_NAME)).mappings().one()
     assert lock["owner"] is None  # released after the run
 
 
-def test_lease_is_renewed_during_a_long_run(engine: Engine, srv: FeedServer) -> None:
+def test_lease_is_renewed_during_a_long_run(sqlite_engine: Engine, srv: FeedServer) -> None:
     # The run's clock jumps far past its lease while the feed is held open; the second run
     # reads the same clock, so only the first run's renewal (every ttl/3) keeps the lease.
     release = threading.Event()
@@ -627,16 +628,16 @@ def test_lease_is_renewed_during_a_long_run(engine: Engine, srv: FeedServer) -> 
     now = [start]
     results: list[RunReport] = []
     first = threading.Thread(
-        target=lambda: results.append(poll(engine, config, lock_ttl=0.3, clock=lambda: now[0]))
+        target=lambda: results.append(poll(sqlite_engine, config, lease_ttl=0.3, clock=lambda: now[0]))
     )
     first.start()
     try:
         assert srv.wait_for("/long.rdf", 1, timeout=5)
         now[0] = start + timedelta(hours=1)  # a lease taken at start has long run out
         deadline = time.monotonic() + 5
-        while lock_row(engine)["expires_at"] < now[0] and time.monotonic() < deadline:
+        while lock_row(sqlite_engine)["expires_at"] < now[0] and time.monotonic() < deadline:
             time.sleep(0.01)  # waits for the renewal task to run, not for time to pass
-        second = poll(engine, config, lock_ttl=0.3, clock=lambda: now[0])
+        second = poll(sqlite_engine, config, lease_ttl=0.3, clock=lambda: now[0])
     finally:
         release.set()
         first.join(timeout=10)
@@ -665,8 +666,9 @@ def test_run_loop_stops_cleanly_when_the_event_is_set(engine: Engine, srv: FeedS
     assert srv.count("/loop.rdf") == 1
     assert len(items(engine)) == 2
     with engine.connect() as conn:
-        lock = conn.execute(select(locks.LOCK).where(locks.LOCK.c.name == LOCK_NAME)).mappings().one()
-    assert lock["owner"] is None
+        lock = conn.execute(select(locks.LOCK.c.owner).where(locks.LOCK.c.name == LOCK_NAME)).scalar()
+        leased = conn.execute(select(SOURCE.c.id).where(SOURCE.c.lease_owner.is_not(None))).all()
+    assert lock is None and leased == []  # the SQLite run lock and every source lease released
 
 
 def test_run_loop_stops_while_sleeping(engine: Engine, srv: FeedServer) -> None:

@@ -21,7 +21,7 @@ from aggregator.filters import Filter
 from aggregator.identity import hash_text
 from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePlan
 from aggregator.models import Tag, table_of
-from aggregator.store import common, copy, health, items, keys, locks, ranges, rekey, slices, sources
+from aggregator.store import common, copy, health, items, keys, leases, locks, ranges, rekey, slices, sources
 from aggregator.store.common import connect, transaction, wrap_storage_errors
 from aggregator.store.sources import SourceUpdate
 
@@ -40,7 +40,7 @@ UPDATE = SourceUpdate(
     last_error=None,
     error_category=None,
 )
-BOUNDARY_MODULES = (common, copy, health, items, keys, locks, ranges, rekey, slices, sources)
+BOUNDARY_MODULES = (common, copy, health, items, keys, leases, locks, ranges, rekey, slices, sources)
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
 ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
@@ -81,6 +81,13 @@ ON_ENGINE: dict[str, Callable[[Engine], object]] = {
     "locks.acquire": lambda e: locks.acquire(e, "poll", "me", 60.0, NOW),
     "locks.renew": lambda e: locks.renew(e, "poll", "me", 60.0, NOW),
     "locks.release": lambda e: locks.release(e, "poll", "me"),
+    "leases.claim": lambda e: leases.claim(e, "me", NOW, 60.0, limit=10, per_host=2),
+    "leases.renew": lambda e: leases.renew(e, "me", 60.0, NOW),
+    "leases.release": lambda e: leases.release(e, "me"),
+    "leases.clear": lambda e: leases.clear(e),
+    "leases.join_sweep": lambda e: leases.join_sweep(e, "me", 60.0, NOW),
+    "leases.renew_sweep": lambda e: leases.renew_sweep(e, NOW, 60.0, NOW),
+    "leases.end_sweep": lambda e: leases.end_sweep(e, NOW),
 }
 
 

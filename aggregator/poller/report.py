@@ -61,7 +61,10 @@ class RunReport:
 
     def summary(self) -> str:
         if self.locked_by:
-            return f"another poll is running ({self.locked_by.owner}); nothing done"
+            return (
+                f"another poll is running ({self.locked_by.owner}); nothing done: an SQLite database "
+                "has one poller at a time (several pollers share the sources on PostgreSQL)"
+            )
         new = sum(o.new for o in self.outcomes)
         updated = sum(o.updated for o in self.outcomes)
         return (

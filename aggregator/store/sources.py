@@ -46,9 +46,14 @@ class SourceState:
     @property
     def fetch_url(self) -> str:
         """The configured URL, or where it moved after repeated permanent redirects."""
-        if self.redirect_url and self.redirect_count >= REDIRECTS_TO_MOVE:
-            return self.redirect_url
-        return self.url
+        return fetch_url_of(self.url, self.redirect_url, self.redirect_count)
+
+
+def fetch_url_of(url: str, redirect_url: str | None, redirect_count: int) -> str:
+    """The URL a source is fetched from: ``url``, or where it moved after repeated permanent redirects."""
+    if redirect_url and redirect_count >= REDIRECTS_TO_MOVE:
+        return redirect_url
+    return url
 
 
 class Keep(enum.Enum):
@@ -100,10 +105,12 @@ def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime)
 
     A new source, and one whose kind, tags, interval or ``allow_private_networks`` changed
     (or that comes back to the configuration), is due at once. Sources that left the
-    configuration are disabled, never deleted: their items stay.
+    configuration are disabled, never deleted: their items stay. Rows that already match
+    are not written, and a source another poller inserted meanwhile is left to it.
     """
     columns = (
         SOURCE.c.url,
+        SOURCE.c.title,
         SOURCE.c.origin,
         SOURCE.c.enabled,
         SOURCE.c.kind,
@@ -129,11 +136,12 @@ def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime)
             values.update(body_hash=None, etag=None, last_modified=None)
         if known is not None and is_changed(known, src):
             values["next_poll_at"] = None
-        if src.url in rows:
+        if known is None:
+            insert = insert_for(conn, SOURCE).values(url=src.url, created_at=now, **values)
+            inserted = insert.on_conflict_do_nothing(index_elements=["url"]).returning(SOURCE.c.id)
+            added += len(conn.execute(inserted).all())
+        elif is_changed(known, src) or known.title != src.title or known.origin != "config":
             conn.execute(update(SOURCE).where(SOURCE.c.url == src.url).values(**values))
-        else:
-            conn.execute(insert_for(conn, SOURCE).values(url=src.url, created_at=now, **values))
-            added += 1
     configured = {s.url for s in sources}
     stale = [u for u, r in rows.items() if r.origin == "config" and r.enabled and u not in configured]
     if stale:
@@ -201,24 +209,30 @@ def due_sources(conn: Connection, now: datetime, *, force: bool = False) -> list
     if not force:
         query = query.where(or_(SOURCE.c.next_poll_at.is_(None), SOURCE.c.next_poll_at <= now))
     query = query.order_by(SOURCE.c.next_poll_at.is_not(None), SOURCE.c.next_poll_at, SOURCE.c.id)
-    return [_state(row) for row in conn.execute(query).mappings()]
+    return [state_of(row) for row in conn.execute(query).mappings()]
 
 
 @wrap_storage_errors()
 def next_due_time(conn: Connection, now: datetime) -> datetime | None:
-    """The earliest next poll among enabled sources (``now`` for a never-polled one; None: no sources)."""
-    query = select(SOURCE.c.next_poll_at).where(SOURCE.c.enabled.is_(True), SOURCE.c.gone.is_(False))
-    times = [t or now for t in conn.execute(query).scalars()]
+    """The earliest time an enabled source can be claimed: its next poll (``now`` for a never-polled
+    one), or later, when a live lease holds it, the lease's expiry; None: no sources."""
+    query = select(SOURCE.c.next_poll_at, SOURCE.c.lease_expires).where(
+        SOURCE.c.enabled.is_(True), SOURCE.c.gone.is_(False)
+    )
+    times = [max(due or now, lease or now) for due, lease in conn.execute(query)]
     return min(times) if times else None
 
 
 @wrap_storage_errors()
 def record_poll(conn: Connection, source_id: int, outcome: SourceUpdate) -> None:
-    """Store a poll's outcome on the source (status, validators, error, warning, schedule)."""
-    conn.execute(update(SOURCE).where(SOURCE.c.id == source_id).values(**outcome.values()))
+    """Store a poll's outcome on the source (status, validators, error, warning, schedule) and
+    release its lease: the next claim sees it polled, never due and free in between."""
+    values = outcome.values() | {"lease_owner": None, "lease_expires": None}
+    conn.execute(update(SOURCE).where(SOURCE.c.id == source_id).values(**values))
 
 
-def _state(row: Any) -> SourceState:
+def state_of(row: Any) -> SourceState:
+    """The ``SourceState`` of a ``source`` row."""
     return SourceState(
         id=row["id"],
         url=row["url"],
