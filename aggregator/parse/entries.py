@@ -77,8 +77,8 @@ def clean_text_or_none(value: str | None, limit: int) -> str | None:
     return clean_text(value, limit=limit) or None if value else None
 
 
-def _html(value: str | None) -> str | None:
-    return clean_html(value) if value else None
+def _html(value: str | None, base: str | None) -> str | None:
+    return clean_html(value, base=base) if value else None
 
 
 def _sane_date(value: datetime | None, now: datetime, warnings: Warnings, what: str) -> datetime | None:
@@ -167,6 +167,7 @@ def build_entry(
     title: str | None,
     summary: str | None,
     content: str | None,
+    html_bases: tuple[str | None, str | None] = (None, None),
     author: Any,
     published: datetime | None,
     updated: datetime | None,
@@ -175,14 +176,18 @@ def build_entry(
     image: Any,
     enclosures: Sequence[RawEnclosure],
 ) -> ParsedEntry:
-    """A ``ParsedEntry`` from one entry's raw fields, every string sanitized and bounded."""
+    """A ``ParsedEntry`` from one entry's raw fields, every string sanitized and bounded.
+
+    ``html_bases`` are what relative URLs in the summary and the content resolve against
+    (``xml:base`` or the document's URL; None: left as they are).
+    """
     clean_link = resolve_url(link, base)
     clean_guid: str | None = None
     if isinstance(guid, str):
         clean_guid = strip_invalid_chars(guid).strip()[:MAX_GUID].strip() or None
     clean_title = clean_text_or_none(title, MAX_TITLE) or ""
-    clean_summary = _html(summary)
-    clean_content = _html(content)
+    clean_summary = _html(summary, html_bases[0])
+    clean_content = _html(content, html_bases[1])
     clean_published = _sane_date(published, now, warnings, "published")
     clean_updated = _sane_date(updated, now, warnings, "updated")
     return ParsedEntry(
