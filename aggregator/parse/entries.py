@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -29,6 +30,7 @@ MAX_ENCLOSURES = 50
 MAX_MIME_TYPE = 200
 MAX_WARNINGS = 50
 MAX_BOOKMARK_COUNT = 10**9
+_CACHED_TAG = 200  # longer categories are cleaned each time, not kept in the cache
 
 RawEnclosure = tuple[Any, Any, Any]  # href, MIME type, length as the document gives them
 
@@ -119,11 +121,18 @@ def _length(value: Any) -> int | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _clean_tag(tag: str) -> str | None:
+    """A category's clean text; cached, as the same categories recur in entry after entry."""
+    return clean_text_or_none(tag, MAX_TAG_LENGTH)
+
+
 def _clean_tags(tags: Sequence[str]) -> tuple[str, ...]:
     seen: set[str] = set()
     clean_tags: list[str] = []
     for tag in tags:
-        text = clean_text_or_none(tag, MAX_TAG_LENGTH)
+        short = isinstance(tag, str) and len(tag) <= _CACHED_TAG
+        text = _clean_tag(tag) if short else clean_text_or_none(tag, MAX_TAG_LENGTH)
         if text and text not in seen:
             seen.add(text)
             clean_tags.append(text)
