@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from itertools import zip_longest
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
 from .. import ingest
@@ -30,31 +30,32 @@ def load_batch(conn: Connection, source_id: int, lookup: Lookup) -> ingest.Store
     """The items with the looked-up keys or pages, the items this source sighted under the
     looked-up entry hashes, and this source's sightings of all of them.
 
-    Two statements for a feed of usual size: the items by key or page hash, then this
-    source's sightings (with their items) by entry hash or item id.
+    Three index lookups for a feed of usual size: the items by key or page hash, this
+    source's sightings (with their items) by entry hash, its sightings of the other items.
     """
     items: dict[str, ItemRow] = {}
     for keys, pages in zip_longest(chunks(lookup.key_hashes), chunks(lookup.page_hashes), fillvalue=()):
         found = select(ITEM).where(or_(ITEM.c.key_hash.in_(keys), ITEM.c.page_hash.in_(pages)))
         for row in conn.execute(found).mappings():
             items[row["key_hash"]] = _item_row(row)
-    ids = sorted(int(r.id) for r in items.values() if r.id is not None)
     mine: dict[int, SightingRow] = {}
     sighting_columns = [c.label(_PREFIX + c.name) for c in SIGHTING.c]
-    for entries, id_part in zip_longest(chunks(lookup.entry_hashes), chunks(ids), fillvalue=()):
-        rows = conn.execute(
+    for part in chunks(lookup.entry_hashes):
+        by_entry = conn.execute(
             select(*sighting_columns, ITEM)
             .join(ITEM, ITEM.c.id == SIGHTING.c.item_id)
-            .where(  # each branch whole, so each is an index lookup (SQLite's OR optimisation)
-                or_(
-                    and_(SIGHTING.c.source_id == source_id, SIGHTING.c.entry_hash.in_(entries)),
-                    and_(SIGHTING.c.item_id.in_(id_part), SIGHTING.c.source_id == source_id),
-                )
-            )
+            .where(SIGHTING.c.source_id == source_id, SIGHTING.c.entry_hash.in_(part))
         ).mappings()
-        for row in rows:
+        for row in by_entry:
             items.setdefault(row["key_hash"], _item_row(row))
             mine[int(row[_PREFIX + "item_id"])] = _sighting_row(row, _PREFIX)
+    ids = sorted(int(r.id) for r in items.values() if r.id is not None and r.id not in mine)
+    for id_part in chunks(ids):
+        on_items = conn.execute(
+            select(SIGHTING).where(SIGHTING.c.item_id.in_(id_part), SIGHTING.c.source_id == source_id)
+        ).mappings()
+        for row in on_items:
+            mine[int(row["item_id"])] = _sighting_row(row)
     return ingest.Stored(items=items, mine=mine)
 
 
