@@ -260,13 +260,14 @@ def instrument(timer: Timer) -> None:
         def timed(*args: Any, **kwargs: Any) -> Any:
             level = getattr(depth, "n", 0)
             depth.n = level + 1
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 return fn(*args, **kwargs)
             finally:
                 depth.n = level
                 if level == 0:
                     timer.add("writer", time.perf_counter() - started)
+                    timer.add("writer cpu", time.thread_time() - cpu)
 
         return timed
 
@@ -345,6 +346,7 @@ def bench_one(
                     entries / wall,
                     served.get("bytes", 0) / wall / 1e6,
                     writer / wall * 100,
+                    timer.seconds.get("writer cpu", 0.0),
                     parse,
                     prepare,
                     write,
@@ -437,6 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "entries/s",
             "MB/s",
             "writer %",
+            "writer cpu s",
             "parse s",
             "prepare s",
             "write s",
@@ -446,7 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         "entries/s = entries in the polled documents / wall time (for 304 and 200-same nothing is parsed);\n"
-        "writer % = busy time of the single writer thread; parse/prepare/write/other split that time\n"
+        "writer % = busy time of the single writer thread (writer cpu s: the CPU time it used, less\n"
+        "sensitive to other load on the machine); parse/prepare/write/other split the busy time\n"
         "(with a parse pool, parse and prepare run in the worker processes and show as 0)."
     )
     if ceilings:
