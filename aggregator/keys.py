@@ -21,7 +21,10 @@ one page twice). The rules, in order:
    whichever comes first, while a diary's ``#p1`` and ``#p2`` never merge.
 5. Otherwise the entry gets a key of its own, scoped to the source.
 
-Storage loads ``Known`` for one poll, this module decides, storage applies.
+Storage loads one ``ingest.Stored`` snapshot for a poll (``store.keys.load_batch``: every
+stored item an entry may belong to, and this source's sightings of them); ``known_from``
+reads the ``Known`` facts out of it, ``assign_keys`` decides, and the same snapshot then
+serves ``ingest.plan_writes``: the batch's items are read once.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .identity import hash_text
-from .ingest import Incoming
+from .ingest import Incoming, Stored
 
 LEGACY = ""  # the claim of a sighting stored before entry identities were recorded
 
@@ -88,18 +91,55 @@ def _choose(entry: Incoming, known: Known, taken: set[str]) -> tuple[str, str]:
     return entry.scoped_key, hash_text(entry.scoped_key)
 
 
-def lookup_hashes(incoming: Sequence[Incoming]) -> tuple[list[str], list[str], list[str]]:
-    """The entry hashes, item key hashes and page hashes storage looks up for ``assign_keys``."""
-    entries = [i.entry_hash for i in incoming]
+@dataclass(frozen=True)
+class Lookup:
+    """What storage reads for one poll's entries: this source's sightings by entry hash, and
+    the items by key hash (natural, earlier-rule and source-scoped keys) and by page hash."""
+
+    entry_hashes: tuple[str, ...]
+    key_hashes: tuple[str, ...]
+    page_hashes: tuple[str, ...]
+
+
+def lookup_hashes(incoming: Sequence[Incoming]) -> Lookup:
+    """The hashes storage looks up so that ``assign_keys`` and ``plan_writes`` find every item
+    an entry may end on: whichever key ``assign_keys`` picks is among them."""
     keys: list[str] = []
     for i in incoming:
         keys.append(i.key_hash)
+        keys.append(hash_text(i.scoped_key))
         if i.legacy_key:
             keys.append(i.legacy_key_hash)
-    pages = [i.page_hash for i in incoming if i.page_hash and not i.split]
-    return entries, keys, pages
+    pages = {i.page_hash for i in incoming if i.page_hash and not i.split}
+    return Lookup(
+        entry_hashes=tuple(sorted({i.entry_hash for i in incoming})),
+        key_hashes=tuple(sorted(set(keys))),
+        page_hashes=tuple(sorted(pages)),
+    )
 
 
-def claims_of(sightings: Mapping[str, str | None]) -> dict[str, str]:
-    """``Known.claims`` from this source's sightings: item key_hash -> entry_hash (None: legacy)."""
-    return {key_hash: entry_hash or LEGACY for key_hash, entry_hash in sightings.items()}
+def known_from(stored: Stored, lookup: Lookup) -> Known:
+    """The facts ``assign_keys`` needs, read out of the snapshot loaded for ``lookup``.
+
+    ``stored.items`` holds every item with a looked-up key or page and every item this
+    source sighted under a looked-up entry hash; ``stored.mine`` this source's sightings
+    of them. The first item (by id) wins when one entry hash was sighted on several.
+    """
+    by_id = {row.id: row for row in stored.items.values() if row.id is not None}
+    wanted = set(lookup.entry_hashes)
+    by_entry: dict[str, tuple[str, str]] = {}
+    claims: dict[str, str] = {}
+    for item_id in sorted(stored.mine):
+        item = by_id.get(item_id)
+        if item is None:
+            continue
+        entry_hash = stored.mine[item_id].entry_hash
+        claims[item.key_hash] = entry_hash or LEGACY
+        if entry_hash in wanted:
+            by_entry.setdefault(entry_hash, (item.key, item.key_hash))
+    pages_wanted = set(lookup.page_hashes)
+    pages: dict[str, list[tuple[str, str]]] = {}
+    for row in stored.items.values():
+        if row.page_hash in pages_wanted:
+            pages.setdefault(row.page_hash, []).append((row.key, row.key_hash))
+    return Known(by_entry=by_entry, claims=claims, pages={p: tuple(sorted(v)) for p, v in pages.items()})

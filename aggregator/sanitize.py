@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Literal
 from urllib.parse import urlsplit
 
 import nh3
@@ -126,22 +127,41 @@ def strip_invalid_chars(value: str) -> str:
     return _INVALID_CHARS.sub("", value)
 
 
-def clean_html(value: str | None, *, limit: int = MAX_HTML) -> str | None:
-    """Sanitize an HTML fragment with an allowlist; ``None`` when nothing is left."""
+def clean_html(value: str | None, *, limit: int = MAX_HTML, base: str | None = None) -> str | None:
+    """Sanitize an HTML fragment with an allowlist; ``None`` when nothing is left.
+
+    With ``base`` (an absolute http(s) URL: the document's, or the element's ``xml:base``)
+    relative ``href`` and ``src`` values are resolved against it.
+    """
     if not value:
         return None
-    cleaned = nh3.clean(
-        limit_html_depth(strip_invalid_chars(value)[:limit]),
+    markup = limit_html_depth(strip_invalid_chars(value)[:limit])
+    try:
+        cleaned = _clean(markup, _relative_urls(base))
+    except ValueError:  # a base nh3's URL parser refuses (a bad port, host): relative URLs kept
+        cleaned = _clean(markup, None)
+    # nh3 turns references such as &#1; back into characters: strip them again.
+    cleaned = strip_invalid_chars(cleaned).strip()
+    return cleaned or None
+
+
+def _clean(markup: str, relative: tuple[Literal["rewrite_with_base"], str] | None) -> str:
+    return nh3.clean(
+        markup,
         tags=set(_TAGS),
         clean_content_tags=set(_DROP_WITH_CONTENT),
         attributes={k: set(v) for k, v in _ATTRIBUTES.items()},
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        url_relative=relative,
     )
-    # nh3 turns references such as &#1; back into characters: strip them again.
-    cleaned = strip_invalid_chars(cleaned).strip()
-    return cleaned or None
+
+
+def _relative_urls(base: str | None) -> tuple[Literal["rewrite_with_base"], str] | None:
+    """nh3's rule for relative URLs: resolved against ``base`` when it is a usable one."""
+    usable = safe_url(base) if base else None
+    return ("rewrite_with_base", usable) if usable else None
 
 
 def clean_text(value: str | None, *, limit: int = MAX_TEXT) -> str:

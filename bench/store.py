@@ -2,7 +2,8 @@
 
 Items are built directly as ``Incoming`` values (no HTTP, no parsing) and
 written the way the poller writes them: one ``write_items`` call per source
-document, each in its own transaction. Phases:
+document, each in its own transaction, or ``--per-transaction N`` documents per
+transaction (the poller's batched writes, ``poller.writes``). Phases:
 
 * new        every item is new (insert items, sightings, tags, links);
 * unchanged  the same documents again (read back, compare, write nothing);
@@ -12,6 +13,7 @@ document, each in its own transaction. Phases:
 
     python bench/store.py                       # 20,000 items, batches of 20, both databases
     python bench/store.py --items 100000 --batch 50 --db postgres
+    python bench/store.py --per-transaction 1,20       # one document per commit, then 20
 """
 
 from __future__ import annotations
@@ -111,21 +113,26 @@ def add_sources(engine: Engine, count: int, kind: str, first_id: int) -> list[So
 
 
 def run_phase(
-    engine: Engine, docs: Sequence[Sequence[Incoming]], sources: Sequence[SourceInfo], now: datetime
+    engine: Engine,
+    docs: Sequence[Sequence[Incoming]],
+    sources: Sequence[SourceInfo],
+    now: datetime,
+    per_transaction: int = 1,
 ) -> tuple[float, WriteCounts]:
     new = updated = unchanged = 0
     started = time.perf_counter()
-    for index, doc in enumerate(docs):
+    for first in range(0, len(docs), per_transaction):
         if time.perf_counter() - started > DEADLINE:
             print(
-                f"   phase stopped at its {DEADLINE:.0f} s deadline after {index} documents", file=sys.stderr
+                f"   phase stopped at its {DEADLINE:.0f} s deadline after {first} documents", file=sys.stderr
             )
             break
         with engine.begin() as conn:
-            counts = write_items(conn, sources[index % len(sources)], doc, now)
-        new += counts.new
-        updated += counts.updated
-        unchanged += counts.unchanged
+            for index in range(first, min(first + per_transaction, len(docs))):
+                counts = write_items(conn, sources[index % len(sources)], docs[index], now)
+                new += counts.new
+                updated += counts.updated
+                unchanged += counts.unchanged
     return time.perf_counter() - started, WriteCounts(new, updated, unchanged)
 
 
@@ -138,7 +145,7 @@ def row_counts(engine: Engine) -> tuple[int, int, int]:
     return items, sightings, links
 
 
-def bench_one(kind: str, url: str, args: argparse.Namespace) -> list[list[object]]:
+def bench_one(kind: str, url: str, args: argparse.Namespace, per_transaction: int) -> list[list[object]]:
     rng = random.Random(args.seed)
     engine = make_engine(url)
     try:
@@ -157,6 +164,7 @@ def bench_one(kind: str, url: str, args: argparse.Namespace) -> list[list[object
             rows.append(
                 [
                     kind,
+                    per_transaction,
                     phase,
                     written,
                     counts.new,
@@ -167,21 +175,23 @@ def bench_one(kind: str, url: str, args: argparse.Namespace) -> list[list[object
                     elapsed / len(docs) * 1000,
                 ]
             )
-            print(f"   {kind} {phase}: {written / elapsed:,.0f} items/s", flush=True)
+            print(f"   {kind} x{per_transaction} {phase}: {written / elapsed:,.0f} items/s", flush=True)
 
-        elapsed, counts = run_phase(engine, docs, doc_owner, now)
+        elapsed, counts = run_phase(engine, docs, doc_owner, now, per_transaction)
         record("new", elapsed, counts, len(items))
-        elapsed, counts = run_phase(engine, docs, doc_owner, now + timedelta(minutes=30))
+        elapsed, counts = run_phase(engine, docs, doc_owner, now + timedelta(minutes=30), per_transaction)
         record("unchanged", elapsed, counts, len(items))
         changed = [
             replace(i, title=i.title + " (updated)", bookmark_count=(i.bookmark_count or 0) + 1)
             for i in items
         ]
-        elapsed, counts = run_phase(engine, batches(changed, args.batch), doc_owner, now + timedelta(hours=1))
+        later = now + timedelta(hours=1)
+        elapsed, counts = run_phase(engine, batches(changed, args.batch), doc_owner, later, per_transaction)
         record("updated", elapsed, counts, len(items))
         extra = [replace(i, tags=(*i.tags, ("merged", "merged"))) for i in changed]
         merger_of = [mergers[min(i // per_source, len(mergers) - 1)] for i in range(len(docs))]
-        elapsed, counts = run_phase(engine, batches(extra, args.batch), merger_of, now + timedelta(hours=2))
+        later = now + timedelta(hours=2)
+        elapsed, counts = run_phase(engine, batches(extra, args.batch), merger_of, later, per_transaction)
         record("merged", elapsed, counts, len(items))
         items_n, sightings_n, links_n = row_counts(engine)
         print(
@@ -198,6 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=20, help="items per write_items call (default 20)")
     parser.add_argument("--sources", type=int, default=100, help="sources the documents belong to")
     parser.add_argument("--tags", type=int, default=200, help="size of the tag pool")
+    parser.add_argument(
+        "--per-transaction",
+        default="1",
+        help="comma-separated documents per transaction, each run on a fresh database (default 1)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     add_db_arguments(parser)
     add_idle_argument(parser)
@@ -207,12 +222,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = selected_kinds(args.db)
     wait_idle(args.wait_idle)
     banner(f"write_items: {args.items:,} items in documents of {args.batch}", kinds, args.pg_url)
+    sizes = [int(n) for n in args.per_transaction.split(",") if n.strip()]
+    if not sizes or min(sizes) < 1:
+        parser.error("--per-transaction: positive numbers, e.g. 1,20")
     rows: list[list[object]] = []
     for kind in kinds:
-        with scratch_database(kind, args.pg_url, pg_options=args.pg_options) as url:
-            rows += bench_one(kind, url, args)
+        for size in sizes:
+            with scratch_database(kind, args.pg_url, pg_options=args.pg_options) as url:
+                rows += bench_one(kind, url, args, size)
     print()
-    print_table(["db", "phase", "items", "new", "updated", "unchanged", "seconds", "items/s", "ms/doc"], rows)
+    header = ["db", "docs/tx", "phase", "items", "new", "updated", "unchanged", "seconds", "items/s"]
+    header.append("ms/doc")
+    print_table(header, rows)
     print(load_note(), file=sys.stderr)
     return 0
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from aggregator.identity import hash_text
-from aggregator.ingest import Incoming
-from aggregator.keys import LEGACY, Known, assign_keys
+from aggregator.ingest import Incoming, ItemRow, SightingRow, Stored
+from aggregator.keys import LEGACY, Known, assign_keys, known_from, lookup_hashes
 
 PAGE = "https://d.example/day"
 
@@ -107,3 +108,65 @@ def test_entries_that_split_a_page_in_their_document_never_join_by_page() -> Non
 def test_a_page_item_this_source_already_holds_is_not_joined() -> None:
     known = replace(on_page(PAGE), claims={hash_text(PAGE): hash_text("id:e0")})
     assert keys_of([incoming(PAGE + "#gpu", "e1")], known) == [PAGE + "#gpu"]
+
+
+def stored_item(key: str, item_id: int, *, page: str | None = None) -> ItemRow:
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    return ItemRow(
+        key=key,
+        key_hash=hash_text(key),
+        link=key,
+        guid=None,
+        title=key,
+        summary=None,
+        content=None,
+        author=None,
+        site=None,
+        bookmark_count=None,
+        image=None,
+        page_hash=hash_text(page) if page else None,
+        site_key=None,
+        published=when,
+        has_date=True,
+        updated=when,
+        first_seen=when,
+        last_seen=when,
+        id=item_id,
+    )
+
+
+def my_sighting(entry_hash: str | None) -> SightingRow:
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    return SightingRow(1, entry_hash, None, (), None, None, None, None, when, when)
+
+
+def test_known_from_one_snapshot_reads_sightings_claims_and_pages() -> None:
+    moved = incoming(PAGE + "#p2", "e2")  # sighted before under another key
+    fresh = incoming("https://d.example/new#gpu", "e3")  # its page holds one item
+    lookup = lookup_hashes([moved, fresh])
+    stored = Stored(
+        items={
+            hash_text("https://d.example/old"): stored_item("https://d.example/old", 7),
+            hash_text("https://d.example/old2"): stored_item("https://d.example/old2", 8),
+            hash_text("https://d.example/new"): stored_item(
+                "https://d.example/new", 9, page="https://d.example/new"
+            ),
+        },
+        # the same entry sighted on two items: the first by id wins; item 9 is another source's
+        mine={8: my_sighting(moved.entry_hash), 7: my_sighting(moved.entry_hash)},
+    )
+    known = known_from(stored, lookup)
+    assert known.by_entry == {moved.entry_hash: ("https://d.example/old", hash_text("https://d.example/old"))}
+    assert known.claims == {
+        hash_text("https://d.example/old"): moved.entry_hash,
+        hash_text("https://d.example/old2"): moved.entry_hash,
+    }
+    assert keys_of([moved, fresh], known) == ["https://d.example/old", "https://d.example/new"]
+
+
+def test_lookup_covers_every_key_an_entry_may_take() -> None:
+    entry = incoming(PAGE, "e1", legacy="https://d.example/legacy")
+    lookup = lookup_hashes([entry])
+    expected = {hash_text(PAGE), hash_text("guid:1:e1"), hash_text("https://d.example/legacy")}
+    assert set(lookup.key_hashes) == expected
+    assert lookup.entry_hashes == (hash_text("id:e1"),)

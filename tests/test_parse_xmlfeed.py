@@ -86,3 +86,22 @@ def test_truncation_of_100k_items() -> None:
     assert any("truncated" in warning for warning in feed.warnings)
     small = parse(rss(items[:2000]), max_entries=5)
     assert len(small.entries) == 5
+
+
+def test_relative_urls_in_markup_resolve_against_xml_base_and_the_document() -> None:
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://blog.example.org/">
+  <title>t</title><id>urn:f</id><updated>2024-05-01T00:00:00Z</updated>
+  <entry xml:base="/2024/">
+    <title>e</title><id>urn:e</id><updated>2024-05-01T00:00:00Z</updated>
+    <summary type="html">&lt;a href="notes"&gt;n&lt;/a&gt;</summary>
+    <content type="html" xml:base="https://cdn.example.net/img/">&lt;img src="a.png"&gt;</content>
+  </entry>
+</feed>"""
+    entry = parse(body).entries[0]
+    rel = ' rel="noopener noreferrer nofollow"'
+    assert entry.summary == f'<a href="https://blog.example.org/2024/notes"{rel}>n</a>'
+    assert entry.content == '<img src="https://cdn.example.net/img/a.png">'
+    rss_body = rss('<item><title>r</title><description>&lt;a href="p/1"&gt;x&lt;/a&gt;</description></item>')
+    described = parse(rss_body, {"content-location": "/mirror/feed.xml"}).entries[0]
+    assert described.summary == f'<a href="https://example.com/mirror/p/1"{rel}>x</a>'

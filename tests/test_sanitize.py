@@ -164,3 +164,33 @@ def test_plain_text_is_read_as_the_html_parser_reads_it(value: str) -> None:
     parsed = html.unescape(nh3.clean(raw, tags=set()))
     expected = re.sub(r"[^\S\u3000\u00a0]+", " ", strip_invalid_chars(parsed)).strip(" ")[:MAX_TEXT]
     assert clean_text(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("html", "base", "expected"),
+    [
+        ('<a href="post/2">p</a>', "https://ex.org/blog/", '<a href="https://ex.org/blog/post/2"'),
+        ('<img src="/i.png">', "https://ex.org/blog/", '<img src="https://ex.org/i.png">'),
+        ('<a href="#top">t</a>', "https://ex.org/a", '<a href="https://ex.org/a#top"'),
+        ('<a href="//cdn.ex.org/x">c</a>', "https://ex.org/", '<a href="https://cdn.ex.org/x"'),
+        ('<a href="https://other.example/">o</a>', "https://ex.org/", '<a href="https://other.example/"'),
+        ('<a href="post/2">p</a>', None, '<a href="post/2"'),  # no base: left relative
+        ('<a href="post/2">p</a>', "javascript:alert(1)//", '<a href="post/2"'),  # not a usable base
+        ('<a href="post/2">p</a>', "https://ex.org:99999/", '<a href="post/2"'),  # refused by nh3's parser
+    ],
+)
+def test_clean_html_resolves_relative_urls_against_the_base(
+    html: str, base: str | None, expected: str
+) -> None:
+    cleaned = clean_html(html, base=base)
+    assert cleaned is not None and cleaned.startswith(expected)
+
+
+def test_clean_html_with_a_base_still_removes_dangerous_markup() -> None:
+    dirty = (
+        '<a href="javascript:alert(1)" onclick="x()">a</a><script>alert(2)</script>'
+        '<img src="x" onerror="y">'
+    )
+    assert clean_html(dirty, base="https://ex.org/") == (
+        '<a rel="noopener noreferrer nofollow">a</a><img src="https://ex.org/x">'
+    )

@@ -20,6 +20,7 @@ from aggregator.errors import StorageError
 from aggregator.filters import Filter
 from aggregator.identity import hash_text
 from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePlan
+from aggregator.keys import lookup_hashes
 from aggregator.models import Tag, table_of
 from aggregator.store import common, copy, health, items, keys, leases, locks, ranges, rekey, slices, sources
 from aggregator.store.common import connect, transaction, wrap_storage_errors
@@ -64,12 +65,10 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "health.poll_health": lambda c: health.poll_health(c, NOW),
     "common.bump_data_version": lambda c: common.bump_data_version(c),
     "items.write_items": lambda c: items.write_items(c, SourceInfo(1, "feed"), [ENTRY], NOW),
-    "items.load_stored": lambda c: items.load_stored(c, 1, [ENTRY.key_hash]),
     "items.load_tags": lambda c: items.load_tags(c, [1]),
     "items.apply_plan": lambda c: items.apply_plan(c, WritePlan(counts=WriteCounts(new=1)), Stored(), NOW),
     "items.rederive_tags": lambda c: items.rederive_tags(c, [1]),
-    "keys.place_entries": lambda c: keys.place_entries(c, 1, [ENTRY]),
-    "keys.load_known": lambda c: keys.load_known(c, 1, [ENTRY]),
+    "keys.load_batch": lambda c: keys.load_batch(c, 1, lookup_hashes([ENTRY])),
     "rekey.upgrade_identity": lambda c: rekey.upgrade_identity(c),
     "rekey.upgrade_site_keys": lambda c: rekey.upgrade_site_keys(c),
     "copy.count_rows": lambda c: copy.count_rows(c),

@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -29,6 +30,7 @@ MAX_ENCLOSURES = 50
 MAX_MIME_TYPE = 200
 MAX_WARNINGS = 50
 MAX_BOOKMARK_COUNT = 10**9
+_CACHED_TAG = 200  # longer categories are cleaned each time, not kept in the cache
 
 RawEnclosure = tuple[Any, Any, Any]  # href, MIME type, length as the document gives them
 
@@ -77,8 +79,8 @@ def clean_text_or_none(value: str | None, limit: int) -> str | None:
     return clean_text(value, limit=limit) or None if value else None
 
 
-def _html(value: str | None) -> str | None:
-    return clean_html(value) if value else None
+def _html(value: str | None, base: str | None) -> str | None:
+    return clean_html(value, base=base) if value else None
 
 
 def _sane_date(value: datetime | None, now: datetime, warnings: Warnings, what: str) -> datetime | None:
@@ -119,11 +121,18 @@ def _length(value: Any) -> int | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _clean_tag(tag: str) -> str | None:
+    """A category's clean text; cached, as the same categories recur in entry after entry."""
+    return clean_text_or_none(tag, MAX_TAG_LENGTH)
+
+
 def _clean_tags(tags: Sequence[str]) -> tuple[str, ...]:
     seen: set[str] = set()
     clean_tags: list[str] = []
     for tag in tags:
-        text = clean_text_or_none(tag, MAX_TAG_LENGTH)
+        short = isinstance(tag, str) and len(tag) <= _CACHED_TAG
+        text = _clean_tag(tag) if short else clean_text_or_none(tag, MAX_TAG_LENGTH)
         if text and text not in seen:
             seen.add(text)
             clean_tags.append(text)
@@ -167,6 +176,7 @@ def build_entry(
     title: str | None,
     summary: str | None,
     content: str | None,
+    html_bases: tuple[str | None, str | None] = (None, None),
     author: Any,
     published: datetime | None,
     updated: datetime | None,
@@ -175,14 +185,18 @@ def build_entry(
     image: Any,
     enclosures: Sequence[RawEnclosure],
 ) -> ParsedEntry:
-    """A ``ParsedEntry`` from one entry's raw fields, every string sanitized and bounded."""
+    """A ``ParsedEntry`` from one entry's raw fields, every string sanitized and bounded.
+
+    ``html_bases`` are what relative URLs in the summary and the content resolve against
+    (``xml:base`` or the document's URL; None: left as they are).
+    """
     clean_link = resolve_url(link, base)
     clean_guid: str | None = None
     if isinstance(guid, str):
         clean_guid = strip_invalid_chars(guid).strip()[:MAX_GUID].strip() or None
     clean_title = clean_text_or_none(title, MAX_TITLE) or ""
-    clean_summary = _html(summary)
-    clean_content = _html(content)
+    clean_summary = _html(summary, html_bases[0])
+    clean_content = _html(content, html_bases[1])
     clean_published = _sane_date(published, now, warnings, "published")
     clean_updated = _sane_date(updated, now, warnings, "updated")
     return ParsedEntry(

@@ -43,7 +43,16 @@ def _html_from_construct(value: Any, kind: Any) -> str | None:
     return value
 
 
-def _summary_and_content(raw: Any, *, drop_content: bool) -> tuple[str | None, str | None]:
+Html = tuple[str | None, str | None]  # an HTML field and the base its relative URLs resolve against
+
+
+def _block_base(block: Any) -> str | None:
+    """The base feedparser tracked for a text construct (``xml:base`` in force, else the document's)."""
+    base = get_field(block, "base")
+    return base if isinstance(base, str) and base else None
+
+
+def _summary_and_content(raw: Any, *, drop_content: bool) -> tuple[Html, Html]:
     summary_raw = get_field(raw, "summary")
     blocks = [block for block in (get_field(raw, "content") or []) if isinstance(block, dict)]
     # With no description feedparser copies content:encoded into the summary;
@@ -55,15 +64,18 @@ def _summary_and_content(raw: Any, *, drop_content: bool) -> tuple[str | None, s
         and any(get_field(block, "value") == summary_raw for block in blocks)
     ):
         summary_raw = None
-    summary = _html_from_construct(summary_raw, get_field(get_field(raw, "summary_detail"), "type"))
+    detail = get_field(raw, "summary_detail")
+    summary = _html_from_construct(summary_raw, get_field(detail, "type"))
     content: str | None = None
+    content_base: str | None = None
     if not drop_content:
         html_blocks = [b for b in blocks if get_field(b, "type") in ("text/html", "application/xhtml+xml")]
         for block in html_blocks or blocks:
             content = _html_from_construct(get_field(block, "value"), get_field(block, "type"))
             if content:
+                content_base = _block_base(block)
                 break
-    return summary, content
+    return (summary, _block_base(detail)), (content, content_base)
 
 
 def _tag_terms(raw: Any) -> list[str]:
@@ -106,7 +118,7 @@ def entry_from_feedparser(
     raw: Any, base: str, now: datetime, warnings: Warnings, *, drop_content: bool
 ) -> ParsedEntry:
     """A ``ParsedEntry`` from one feedparser entry; ``drop_content`` for Hatena RSS."""
-    summary, content = _summary_and_content(raw, drop_content=drop_content)
+    (summary, summary_base), (content, content_base) = _summary_and_content(raw, drop_content=drop_content)
     author = get_field(get_field(raw, "author_detail"), "name") or get_field(raw, "author")
     published = _struct_to_datetime(get_field(raw, "published_parsed"))
     created = _struct_to_datetime(get_field(raw, "created_parsed"))
@@ -120,6 +132,7 @@ def entry_from_feedparser(
         title=detail_text(raw, "title"),
         summary=summary,
         content=content,
+        html_bases=(summary_base or base, content_base or base),
         author=author,
         published=published or created or updated,
         updated=updated,

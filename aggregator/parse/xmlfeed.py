@@ -67,11 +67,14 @@ def _prepare_xml(text: str) -> tuple[str, int]:
 
 
 def _run_feedparser(data: bytes, headers: dict[str, str]) -> Any:
+    # Markup is sanitized by nh3 (``sanitize.clean_html``), which also resolves its relative
+    # URLs against the base feedparser tracked for each text construct (``xml:base``):
+    # feedparser's own passes over every HTML field would only be repeated.
     return feedparser.parse(
         io.BytesIO(data),
         response_headers=headers,
         sanitize_html=False,
-        resolve_relative_uris=True,
+        resolve_relative_uris=False,
     )
 
 

@@ -1,9 +1,10 @@
 """One source end to end: fetch (or NotModified) -> same body hash? -> parse ->
 ``ingest.prepare_entries`` (in a parser process of ``parsing.ParsePool``, or on the
 writer thread without one) -> ``store.items.write_items`` + ``store.sources.record_poll``
-in one transaction, with every failure (a ``StorageError`` too) recorded on the source
-under a category. What each poll records (``SourceUpdate``: status, validators,
-warning, error, redirects, the next poll) is decided by ``update``. Picking the due
+applied wholly or not at all (with a pool, in one transaction with the other sources
+waiting for the writer: ``writes``), with every failure (a ``StorageError`` too) recorded
+on the source under a category. What each poll records (``SourceUpdate``: status,
+validators, warning, error, redirects, the next poll) is decided by ``update``. Picking the due
 sources, the run lock and the loop belong to ``run``.
 """
 
@@ -14,11 +15,11 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ..clock import Clock
 from ..config import Config
@@ -28,11 +29,12 @@ from ..ingest import SourceInfo, prepare_entries
 from ..parse import parse_feed
 from ..schedule import Cadence
 from ..store.common import transaction
-from ..store.items import write_items
+from ..store.items import WriteCounts, write_items
 from ..store.sources import REDIRECTS_TO_MOVE, SourceState, SourceUpdate, record_poll
 from .parsing import Failed, ParseJob, ParsePool, Prepared
 from .report import SourceOutcome
 from .update import FeedHead, Written, is_same_body, update_after_error, update_after_fetch
+from .writes import Write, WriteBatcher, apply_batch
 
 log = logging.getLogger("aggregator.poller")
 
@@ -45,6 +47,7 @@ class SourcePoller:
     engine: Engine
     config: Config
     clock: Clock
+    batcher: WriteBatcher = field(default_factory=WriteBatcher, repr=False, compare=False)
 
     async def poll(
         self,
@@ -70,6 +73,9 @@ class SourcePoller:
         if pool is not None and isinstance(result, Fetched) and not is_same_body(state, result):
             now = self.clock()
             prepared = await pool.run(self._job(state, result, now))
+            if isinstance(prepared, Prepared):
+                write = self._write(state, result, started, now, prepared)
+                return await self.batcher.submit(self.engine, writer, write)
             return await _in_writer(writer, self.apply, state, result, started, now, prepared)
         return await _in_writer(writer, self.process, state, result, started)
 
@@ -89,30 +95,46 @@ class SourcePoller:
                 log.error("unexpected error parsing %s:\n%s", state.url, prepared.detail)
             error = ParseError(prepared.message, category=prepared.category)
             return self.record_error(state, error, started, http_status=result.status)
+        write = self._write(state, result, started, now, prepared)
+        return write.done(apply_batch(self.engine, [write.run])[0])
+
+    def _write(
+        self, state: SourceState, result: Fetched, started: float, now: datetime, prepared: Prepared
+    ) -> Write[tuple[WriteCounts, SourceUpdate]]:
+        """Writing a parsed body's entries and recording the poll, on the connection given;
+        then the outcome, or the storage error recorded on the source."""
         feed, incoming = prepared.feed, prepared.incoming
         warning = feed.damage_summary
         if warning:
             log.warning("%s: stored what the feed parser recovered: %s", state.url, warning)
         source = self._source(state)
-        try:
-            with transaction(self.engine) as conn:
-                counts = write_items(conn, source, incoming, now)
-                written = Written(feed, counts.new, counts.updated)
-                update = update_after_fetch(state, result, now, self._cadence(state), written)
-                record_poll(conn, state.id, update)
-        except StorageError as exc:
-            log.error("storage error writing %s: %s", state.url, exc)
-            failure = SourceError(f"storage error: {exc}", category="storage")
-            return self.record_error(state, failure, started, http_status=result.status)
-        self._log_move(state, update)
-        return self._outcome(
-            state,
-            update,
-            started,
-            new=counts.new,
-            updated=counts.updated,
-            message=warning or "; ".join(feed.warnings[:3]) or None,
-        )
+
+        def run(conn: Connection) -> tuple[WriteCounts, SourceUpdate]:
+            counts = write_items(conn, source, incoming, now)
+            written = Written(feed, counts.new, counts.updated)
+            update = update_after_fetch(state, result, now, self._cadence(state), written)
+            record_poll(conn, state.id, update)
+            return counts, update
+
+        def done(applied: tuple[WriteCounts, SourceUpdate] | Exception) -> SourceOutcome:
+            if isinstance(applied, StorageError):
+                log.error("storage error writing %s: %s", state.url, applied)
+                failure = SourceError(f"storage error: {applied}", category="storage")
+                return self.record_error(state, failure, started, http_status=result.status)
+            if isinstance(applied, Exception):
+                raise applied
+            counts, update = applied
+            self._log_move(state, update)
+            return self._outcome(
+                state,
+                update,
+                started,
+                new=counts.new,
+                updated=counts.updated,
+                message=warning or "; ".join(feed.warnings[:3]) or None,
+            )
+
+        return Write(run, done)
 
     def record_error(
         self, state: SourceState, exc: SourceError, started: float, http_status: int | None = None

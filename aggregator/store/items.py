@@ -1,8 +1,10 @@
 """Write one source's items inside the caller's transaction: load → decide → apply.
 
-``store.keys`` places each entry on its item, ``load_stored`` reads what the batch's
-items hold, ``ingest.plan_writes`` decides (pure), ``apply_plan`` writes the plan with
-bulk statements.
+``store.keys.load_batch`` reads, once, every stored item the entries may belong to and
+this source's sightings of them; ``keys.assign_keys`` places each entry on its item and
+``ingest.plan_writes`` decides rows and sightings from that same snapshot (pure);
+``load_tags`` reads the other sources' tags of the items whose tag set may move,
+``ingest.plan_tags`` completes the plan and ``apply_plan`` writes it with bulk statements.
 """
 
 from __future__ import annotations
@@ -15,18 +17,18 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from .. import ingest
-from ..ingest import ItemRow, SightingRow, TagSet, TagsStored, WriteCounts, WritePlan
+from ..ingest import SightingRow, TagSet, TagsStored, WriteCounts, WritePlan
+from ..keys import assign_keys, known_from, lookup_hashes
 from ..models import Item, ItemTag, Sighting, Tag, table_of
 from .common import bump_data_version, chunks, insert_for, wrap_storage_errors
-from .keys import place_entries
+from .keys import SIGHTING_COLUMNS, load_batch
 
 ITEM = table_of(Item)
 SIGHTING = table_of(Sighting)
 TAG = table_of(Tag)
 ITEM_TAG = table_of(ItemTag)
-_SIGHTING_COLUMNS = [c for c in SIGHTING.c if c.name != "item_id"]
 
-__all__ = ["WriteCounts", "apply_plan", "load_stored", "load_tags", "rederive_tags", "write_items"]
+__all__ = ["WriteCounts", "apply_plan", "load_tags", "rederive_tags", "write_items"]
 
 
 @wrap_storage_errors()
@@ -36,32 +38,13 @@ def write_items(
     """Insert new items, update changed ones, record the source's sightings and re-derive tags."""
     if not incoming:
         return WriteCounts()
-    placed = place_entries(conn, source.id, incoming)
-    stored = load_stored(conn, source.id, [i.key_hash for i in placed])
+    lookup = lookup_hashes(incoming)
+    stored = load_batch(conn, source.id, lookup)
+    placed = assign_keys(incoming, known_from(stored, lookup))
     plan = ingest.plan_writes(source, placed, stored, now)
     plan = ingest.plan_tags(plan, source, load_tags(conn, plan.retag_ids()))
     apply_plan(conn, plan, stored, now)
     return plan.counts
-
-
-@wrap_storage_errors()
-def load_stored(conn: Connection, source_id: int, key_hashes: Sequence[str]) -> ingest.Stored:
-    """The items with these keys, and this source's sightings of them."""
-    items: dict[str, ItemRow] = {}
-    for part in chunks(sorted(set(key_hashes))):
-        for row in conn.execute(select(ITEM).where(ITEM.c.key_hash.in_(part))).mappings():
-            items[row["key_hash"]] = ItemRow(**{name: row[name] for name in ingest.COLUMNS})
-    ids = sorted(int(r.id) for r in items.values() if r.id is not None)
-    mine: dict[int, SightingRow] = {}
-    for id_part in chunks(ids):
-        rows = conn.execute(
-            select(SIGHTING).where(SIGHTING.c.source_id == source_id, SIGHTING.c.item_id.in_(id_part))
-        ).mappings()
-        for row in rows:
-            values = {c.name: row[c.name] for c in _SIGHTING_COLUMNS}
-            values["tags"] = _pairs(row["tags"])
-            mine[row["item_id"]] = SightingRow(**values)
-    return ingest.Stored(items=items, mine=mine)
 
 
 @wrap_storage_errors()
@@ -132,7 +115,7 @@ def _upsert_sightings(conn: Connection, rows: list[tuple[int, SightingRow]]) -> 
     values = [
         {
             "item_id": item_id,
-            **{c.name: getattr(row, c.name) for c in _SIGHTING_COLUMNS},
+            **{c.name: getattr(row, c.name) for c in SIGHTING_COLUMNS},
             "tags": [list(pair) for pair in row.tags],
         }
         for item_id, row in rows
@@ -142,7 +125,7 @@ def _upsert_sightings(conn: Connection, rows: list[tuple[int, SightingRow]]) -> 
         stmt = insert_for(conn, SIGHTING)
         stmt = stmt.on_conflict_do_update(
             index_elements=["item_id", "source_id"],
-            set_={c.name: stmt.excluded[c.name] for c in _SIGHTING_COLUMNS if c.name not in kept},
+            set_={c.name: stmt.excluded[c.name] for c in SIGHTING_COLUMNS if c.name not in kept},
         )
         conn.execute(stmt, list(batch))
 
