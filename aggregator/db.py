@@ -18,7 +18,7 @@ from sqlmodel import SQLModel, create_engine
 from . import models  # noqa: F401  (registers the tables)
 from .errors import StorageError
 from .store.common import first_line
-from .store.rekey import upgrade_identity, upgrade_site_keys
+from .store.rekey import upgrade_identity, upgrade_site_keys, upgrade_text_index
 
 BUSY_TIMEOUT_MS = 10_000
 POSTGRES_DRIVER_MISSING = (
@@ -78,6 +78,7 @@ def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
             add_missing_columns(engine)
             upgrade_identity(engine)
             upgrade_site_keys(engine)
+            upgrade_text_index(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StorageError(f"cannot reach database {make_url(url)!r}: {first_line(exc)}") from exc

@@ -20,7 +20,7 @@ from aggregator.errors import StorageError
 from aggregator.filters import Filter
 from aggregator.identity import hash_text
 from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePlan
-from aggregator.store import common, items, keys, locks, ranges, rekey, slices, sources
+from aggregator.store import common, items, keys, locks, ranges, rekey, slices, sources, textindex
 from aggregator.store.common import connect, transaction, wrap_storage_errors
 from aggregator.store.sources import SourceUpdate
 
@@ -39,7 +39,7 @@ UPDATE = SourceUpdate(
     last_error=None,
     error_category=None,
 )
-BOUNDARY_MODULES = (common, items, keys, locks, ranges, rekey, slices, sources)
+BOUNDARY_MODULES = (common, items, keys, locks, ranges, rekey, slices, sources, textindex)
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
 ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
@@ -56,6 +56,9 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "ranges.steer_sqlite": lambda c: ranges.steer_sqlite(
         c, ranges.ranges_of(Filter(sites=("a.example",))), 50
     ),
+    "ranges.narrow_bound": lambda c: ranges.narrow_bound(c, 50),
+    "textindex.install_text_index": lambda c: textindex.install_text_index(c),
+    "textindex.steer_text_sqlite": lambda c: textindex.steer_text_sqlite(c, "kubernetes", 50),
     "slices.slice_statement": lambda c: slices.slice_statement(
         c, Filter(tags=("k8s",), sites=("example.org",))
     ),
@@ -75,6 +78,7 @@ ON_ENGINE: dict[str, Callable[[Engine], object]] = {
     "locks.release": lambda e: locks.release(e, "poll", "me"),
     "rekey.upgrade_identity": lambda e: rekey.upgrade_identity(e),
     "rekey.upgrade_site_keys": lambda e: rekey.upgrade_site_keys(e),
+    "rekey.upgrade_text_index": lambda e: rekey.upgrade_text_index(e),
 }
 
 

@@ -42,6 +42,13 @@ def ranges_of(flt: Filter) -> list[Range]:
 
 
 @wrap_storage_errors()
+def narrow_bound(conn: Connection, limit: int) -> int:
+    """How many matches make a condition wide: sqrt(limit * items), at least 100 (see ``steer_sqlite``)."""
+    items = int(conn.execute(select(func.max(ITEM.c.id))).scalar() or 0)
+    return max(100, math.isqrt(max(limit, 1) * items))
+
+
+@wrap_storage_errors()
 def steer_sqlite(conn: Connection, ranges: list[Range], limit: int) -> list[ColumnElement[bool]]:
     """Tell SQLite which ranges are narrow: it keeps no statistics (the application never ANALYZEs).
 
@@ -51,8 +58,7 @@ def steer_sqlite(conn: Connection, ranges: list[Range], limit: int) -> list[Colu
     matches within about ``limit * items / matches`` rows. ``bound`` = sqrt(limit * items)
     balances the two; counting up to it reads at most that many index entries.
     """
-    items = int(conn.execute(select(func.max(ITEM.c.id))).scalar() or 0)
-    bound = max(100, math.isqrt(max(limit, 1) * items))
+    bound = narrow_bound(conn, limit)
     steered: list[ColumnElement[bool]] = []
     for r in ranges:
         probe = select(literal(1)).where(r.condition()).limit(bound).subquery()

@@ -15,6 +15,10 @@ The step records itself in ``meta`` (``identity_rule``) and never runs twice.
 before the column existed, once (``site_key_rule``), and keeps the slice indexes as the
 models declare them: (site_key, published) and (bookmark_count, published) replace the
 (site, published) and (bookmark_count) indexes of earlier releases.
+
+``upgrade_text_index`` installs the text index behind ``q`` (``store.textindex``) and
+indexes the items already stored, once (``text_index_rule``); a new database takes the
+same step when it is created.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from ..models import (
 )
 from .common import bump_data_version, insert_for, wrap_storage_errors
 from .items import rederive_tags
+from .textindex import install_text_index
 
 log = logging.getLogger("aggregator.store")
 
@@ -50,6 +55,8 @@ RULE_KEY = "identity_rule"
 RULE = 2
 SITE_KEY_RULE_KEY = "site_key_rule"
 SITE_KEY_RULE = 1
+TEXT_INDEX_RULE_KEY = "text_index_rule"
+TEXT_INDEX_RULE = 1
 OLD_ITEM_INDEXES = ("ix_item_site_published", "ix_item_bookmark_count")
 
 
@@ -86,6 +93,19 @@ def upgrade_site_keys(engine: Engine) -> None:
         _record(conn, SITE_KEY_RULE_KEY, SITE_KEY_RULE)
     if filled:
         log.warning("site keys filled for %d sites", filled)
+
+
+@wrap_storage_errors()
+def upgrade_text_index(engine: Engine) -> None:
+    """Install the text index and index the stored items, once (one transaction).
+
+    Where the database cannot hold the index, nothing is recorded and the next start tries again.
+    """
+    with engine.begin() as conn:
+        if _applied(conn, TEXT_INDEX_RULE_KEY, TEXT_INDEX_RULE):
+            return
+        if install_text_index(conn):
+            _record(conn, TEXT_INDEX_RULE_KEY, TEXT_INDEX_RULE)
 
 
 def _applied(conn: Connection, key: str, rule: int) -> bool:
