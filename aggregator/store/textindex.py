@@ -126,8 +126,13 @@ def _install_trigram_index(conn: Connection) -> bool:
 def _try(conn: Connection, statement: str) -> bool:
     """Run a statement the database may not support (a missing module or extension); False if it failed."""
     try:
-        with conn.begin_nested():
+        if (
+            conn.dialect.name == "sqlite"
+        ):  # a failed CREATE changes nothing, and pysqlite's savepoints are unreliable
             conn.execute(text(statement))
+        else:
+            with conn.begin_nested():  # PostgreSQL aborts the transaction on an error, unless in a savepoint
+                conn.execute(text(statement))
     except SQLAlchemyError as exc:
         log.warning("text index not installed (q reads the items instead): %s", first_line(exc))
         return False
