@@ -57,6 +57,7 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
         c, ranges.ranges_of(Filter(sites=("a.example",))), 50
     ),
     "ranges.narrow_bound": lambda c: ranges.narrow_bound(c, 50),
+    "ranges.rarest_first": lambda c: ranges.rarest_first(c, {"a": 1, "b": 2}, ("a", "b"), 50),
     "textindex.install_text_index": lambda c: textindex.install_text_index(c),
     "textindex.steer_text_sqlite": lambda c: textindex.steer_text_sqlite(c, "kubernetes", 50),
     "slices.slice_statement": lambda c: slices.slice_statement(

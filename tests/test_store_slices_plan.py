@@ -147,6 +147,19 @@ def test_any_of_tags_reads_one_range_of_the_tag_index_per_tag(filled: Engine) ->
     assert rows == tagged[:20]
 
 
+def test_all_of_tags_walks_the_rarest_tag(filled: Engine) -> None:
+    """Of two required tags the rarer one's range is walked (the other is tested per item)."""
+    rare_id = TAGS.index("rare") + 1
+    with filled.connect() as conn:
+        for tags in (("common", "rare"), ("rare", "common")):
+            query = slice_statement(conn, Filter(tags=tags))
+            assert query is not None
+            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            assert f"JOIN item_tag ON item_tag.item_id = item.id AND item_tag.tag_id = {rare_id}" in sql
+        rows = [v.id for v in select_slice(conn, Filter(tags=("common", "rare"), limit=5))]
+    assert rows == [n for n in range(ITEMS, 0, -1) if (n - 1) % 500 == 0][:5]
+
+
 def test_not_tag_is_an_anti_join_on_the_tag_index(filled: Engine) -> None:
     """Items without a tag: newest first, each one looked up in item_tag by (tag, item), no scan."""
     with filled.connect() as conn:

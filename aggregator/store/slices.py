@@ -26,7 +26,7 @@ from ..filters import Filter
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..views import Enclosure, ItemView, SourceRef, SourceView, TagCount, is_poll_status, source_label
 from .common import wrap_storage_errors
-from .ranges import ranges_of, steer_sqlite
+from .ranges import ranges_of, rarest_first, steer_sqlite
 from .textindex import steer_text_sqlite, text_predicate, trigram_predicate
 
 ITEM = table_of(Item)
@@ -86,6 +86,8 @@ def slice_statement(conn: Connection, flt: Filter, *, after: Cursor | None = Non
     source_ids = _source_ids(conn, flt.sources)
     if flt.sources and not source_ids:
         return None
+    if len(flt.tags) > 1:
+        flt = replace(flt, tags=rarest_first(conn, tag_ids, flt.tags, flt.limit))
     ranges = [r.condition() for r in ranges_of(flt)]
     if ranges and not (flt.tags or flt.any_tags) and conn.dialect.name == "sqlite":
         ranges = steer_sqlite(conn, ranges_of(flt), flt.limit)
