@@ -20,6 +20,7 @@ from aggregator.db import make_engine
 from aggregator.errors import SchemaVersionError
 from aggregator.migrations import HEAD
 from aggregator.migrations.run import SCRIPTS, script_directory
+from aggregator.store.textindex import outside_models
 
 VERSIONS = Path(SCRIPTS) / "versions"
 
@@ -28,7 +29,12 @@ def differences(engine: Engine, metadata: MetaData = SQLModel.metadata) -> list[
     """What Alembic's autogenerate would write to bring the database to ``metadata`` (nothing: equal)."""
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
+            conn,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_name": lambda name, type_, _parents: not outside_models(name, type_),
+            },
         )
         return list(compare_metadata(context, metadata))
 

@@ -8,15 +8,18 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
+from aggregator.migrations import HEAD
 from aggregator.migrations.new import write_revision
 from aggregator.migrations.run import SCRIPTS
 
-DROP_LEASE = '''"""A head that lacks source.lease_owner."""
+DROPPED = f"{int(HEAD) + 1:04d}"  # a head that lacks source.lease_owner, after this release's head
+NEXT = f"{int(HEAD) + 2:04d}"
+DROP_LEASE = f'''"""A head that lacks source.lease_owner."""
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{DROPPED}"
+down_revision = "{HEAD}"
 
 
 def upgrade() -> None:
@@ -28,8 +31,8 @@ def upgrade() -> None:
 def copy_scripts(tmp_path: Path) -> Path:
     scripts = tmp_path / "migrations"
     shutil.copytree(SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "__init__.py").write_text('HEAD = "0002"\n', encoding="utf-8")
-    (scripts / "versions" / "0002_drop_lease.py").write_text(DROP_LEASE, encoding="utf-8")
+    (scripts / "__init__.py").write_text(f'HEAD = "{DROPPED}"\n', encoding="utf-8")
+    (scripts / "versions" / f"{DROPPED}_drop_lease.py").write_text(DROP_LEASE, encoding="utf-8")
     return scripts
 
 
@@ -38,10 +41,10 @@ def test_the_next_revision_adds_what_the_head_lacks(tmp_path: Path) -> None:
 
     written = write_revision("lease owner again", scripts)
 
-    assert written == scripts / "versions" / "0003_lease_owner_again.py"
+    assert written == scripts / "versions" / f"{NEXT}_lease_owner_again.py"
     text = written.read_text(encoding="utf-8")
-    assert "down_revision: str | None = '0002'" in text
+    assert f"down_revision: str | None = '{DROPPED}'" in text
     assert "batch_op.add_column(sa.Column('lease_owner', sa.String(length=64), nullable=True))" in text
     assert "aggregator" not in text and "sqlmodel" not in text
-    assert ScriptDirectory(str(scripts)).get_heads() == ["0003"]
-    assert (scripts / "__init__.py").read_text(encoding="utf-8") == 'HEAD = "0003"\n'
+    assert ScriptDirectory(str(scripts)).get_heads() == [NEXT]
+    assert (scripts / "__init__.py").read_text(encoding="utf-8") == f'HEAD = "{NEXT}"\n'

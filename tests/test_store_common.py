@@ -22,7 +22,20 @@ from aggregator.identity import hash_text
 from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePlan
 from aggregator.keys import lookup_hashes
 from aggregator.models import Tag, table_of
-from aggregator.store import common, copy, health, items, keys, leases, locks, ranges, rekey, slices, sources
+from aggregator.store import (
+    common,
+    copy,
+    health,
+    items,
+    keys,
+    leases,
+    locks,
+    ranges,
+    rekey,
+    slices,
+    sources,
+    textindex,
+)
 from aggregator.store.common import connect, transaction, wrap_storage_errors
 from aggregator.store.sources import SourceUpdate
 
@@ -41,7 +54,20 @@ UPDATE = SourceUpdate(
     last_error=None,
     error_category=None,
 )
-BOUNDARY_MODULES = (common, copy, health, items, keys, leases, locks, ranges, rekey, slices, sources)
+BOUNDARY_MODULES = (
+    common,
+    copy,
+    health,
+    items,
+    keys,
+    leases,
+    locks,
+    ranges,
+    rekey,
+    slices,
+    sources,
+    textindex,
+)
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
 ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
@@ -58,6 +84,10 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "ranges.steer_sqlite": lambda c: ranges.steer_sqlite(
         c, ranges.ranges_of(Filter(sites=("a.example",))), 50
     ),
+    "ranges.narrow_bound": lambda c: ranges.narrow_bound(c, 50),
+    "ranges.rarest_first": lambda c: ranges.rarest_first(c, {"a": 1, "b": 2}, ("a", "b"), 50),
+    "textindex.install_text_index": lambda c: textindex.install_text_index(c),
+    "textindex.steer_text_sqlite": lambda c: textindex.steer_text_sqlite(c, "kubernetes", 50),
     "slices.slice_statement": lambda c: slices.slice_statement(
         c, Filter(tags=("k8s",), sites=("example.org",))
     ),

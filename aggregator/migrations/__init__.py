@@ -18,7 +18,7 @@ from .. import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from ..errors import SchemaVersionError
 from .baseline import baseline_metadata
 
-HEAD = "0001"
+HEAD = "0002"
 VERSION_TABLE_NAME = "alembic_version"
 # Alembic's own version table, as Alembic creates it (alembic.ddl.impl.DefaultImpl.version_table_impl).
 VERSION_TABLE = Table(
@@ -94,8 +94,11 @@ def ensure_head(engine: Engine) -> SchemaState:
 
 
 def create_at_head(conn: Connection) -> None:
-    """Create every table of the models and record the head revision (an empty database)."""
+    """Create the tables of the models and the text index; record the head revision (an empty database)."""
+    from ..store.textindex import install_text_index
+
     SQLModel.metadata.create_all(conn)
+    install_text_index(conn)
     VERSION_TABLE.create(conn, checkfirst=True)
     conn.execute(VERSION_TABLE.delete())
     conn.execute(VERSION_TABLE.insert().values(version_num=HEAD))

@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 from aggregator.models import UTCDateTime
+from aggregator.store.textindex import outside_models
 
 
 def render_item(kind: str, obj: Any, autogen: AutogenContext) -> str | Literal[False]:
@@ -34,6 +35,7 @@ def run_migrations(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
+        include_name=lambda name, type_, _parents: not outside_models(name, type_),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -13,11 +13,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_
+from sqlalchemy import and_, exists, func, or_, select, tuple_, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -26,7 +26,8 @@ from ..filters import Filter
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..views import Enclosure, ItemView, SourceRef, SourceView, TagCount, is_poll_status, source_label
 from .common import wrap_storage_errors
-from .ranges import ranges_of, steer_sqlite
+from .ranges import ranges_of, rarest_first, steer_sqlite
+from .textindex import steer_text_sqlite, text_predicate, trigram_predicate
 
 ITEM = table_of(Item)
 ITEM_TAG = table_of(ItemTag)
@@ -85,10 +86,16 @@ def slice_statement(conn: Connection, flt: Filter, *, after: Cursor | None = Non
     source_ids = _source_ids(conn, flt.sources)
     if flt.sources and not source_ids:
         return None
+    if len(flt.tags) > 1:
+        flt = replace(flt, tags=rarest_first(conn, tag_ids, flt.tags, flt.limit))
     ranges = [r.condition() for r in ranges_of(flt)]
-    if ranges and not flt.tags and conn.dialect.name == "sqlite":
+    if ranges and not (flt.tags or flt.any_tags) and conn.dialect.name == "sqlite":
         ranges = steer_sqlite(conn, ranges_of(flt), flt.limit)
-    return _slice_query(flt, tag_ids, source_ids, after, ranges)
+    matches = None
+    if flt.q:
+        sqlite = conn.dialect.name == "sqlite"
+        matches = steer_text_sqlite(conn, flt.q, flt.limit) if sqlite else trigram_predicate(flt.q)
+    return _slice_query(flt, tag_ids, source_ids, after, ranges, matches)
 
 
 def _slice_query(
@@ -97,7 +104,10 @@ def _slice_query(
     source_ids: list[int],
     after: Cursor | None,
     ranges: Sequence[ColumnElement[bool]] | None = None,
+    matches: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
+    if flt.any_tags and not flt.tags:
+        return _merged_any_tags(flt, tag_ids, source_ids, after, ranges, matches)
     conditions: list[ColumnElement[bool]] = []
     if flt.tags:
         first, *rest = (tag_ids[t] for t in flt.tags)
@@ -119,13 +129,7 @@ def _slice_query(
             exists().where(SIGHTING.c.item_id == ITEM.c.id, SIGHTING.c.source_id.in_(source_ids))
         )
     if flt.q:
-        pattern = "%" + _escape_like(flt.q.lower()) + "%"
-        conditions.append(
-            or_(
-                func.lower(ITEM.c.title).like(pattern, escape="\\"),
-                func.lower(func.coalesce(ITEM.c.summary, "")).like(pattern, escape="\\"),
-            )
-        )
+        conditions.append(text_predicate(flt.q) if matches is None else matches)
     if flt.since:
         conditions.append(order_published >= flt.since)
     if flt.until:
@@ -137,14 +141,37 @@ def _slice_query(
     return query.where(*conditions).order_by(order_published.desc(), ITEM.c.id.desc()).limit(flt.limit)
 
 
+def _merged_any_tags(
+    flt: Filter,
+    tag_ids: dict[str, int],
+    source_ids: list[int],
+    after: Cursor | None,
+    ranges: Sequence[ColumnElement[bool]] | None,
+    matches: ColumnElement[bool] | None,
+) -> Select[Any]:
+    """Any of the tags: the newest ``limit`` of each tag (one range of its index), merged and deduplicated."""
+    branches = []
+    for tag in (t for t in flt.any_tags if t in tag_ids):
+        one_query = _slice_query(
+            replace(flt, tags=(tag,), any_tags=()), tag_ids, source_ids, after, ranges, matches
+        )
+        newest = one_query.with_only_columns(ITEM.c.id, ITEM_TAG.c.published).subquery()
+        branches.append(select(newest.c.id, newest.c.published))
+    merged = union_all(*branches).subquery()
+    order = (merged.c.published.desc(), merged.c.id.desc())
+    top = select(merged.c.id, merged.c.published).distinct().order_by(*order).limit(flt.limit).subquery()
+    return (
+        select(ITEM)
+        .join(top, top.c.id == ITEM.c.id)
+        .order_by(ITEM.c.published.desc(), ITEM.c.id.desc())
+        .limit(flt.limit)
+    )
+
+
 def _has_tag(tag_ids: Sequence[int]) -> Any:
     # An alias: a query that already joins item_tag must not correlate this subquery's FROM away.
     link = ITEM_TAG.alias()
     return exists().where(link.c.item_id == ITEM.c.id, link.c.tag_id.in_(tag_ids))
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _tag_ids(conn: Connection, names: set[str]) -> dict[str, int]:
