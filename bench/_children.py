@@ -4,8 +4,10 @@ Memory is sampled every ``SAMPLE_EVERY`` seconds over the child and all its desc
 workers, a fork server): the peak of the summed RSS, and the peak of the summed PSS (proportional
 set size: a page shared by N processes counts 1/N in each, so forked workers are not counted
 twice) where ``/proc/PID/smaps_rollup`` exists. (The kernel's ``ru_maxrss`` is not used: it
-is one process's, and a child forked from this big process starts with this one's.) CPU time is
-the child's and its waited-for descendants' (``wait4``).
+is one process's, and a child forked from this big process starts with this one's.) CPU time is at
+least what the tree used: the larger of ``wait4``'s (the child and the descendants it waited
+for) and the sum of each process's own last-sampled time (``/proc/PID/stat``), which also counts
+descendants nobody waited for, such as a fork server and its workers.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SAMPLE_EVERY = 0.1
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass
@@ -82,6 +85,16 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return rss, rss
 
 
+def cpu_ticks(pid: int) -> int:
+    """User + system clock ticks of one process itself (not its children); 0 if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        fields = text[text.rindex(")") + 2 :].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class _Sampler(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -89,6 +102,7 @@ class _Sampler(threading.Thread):
         self.stop = threading.Event()
         self.peak_rss = 0
         self.peak_pss = 0
+        self.ticks: dict[int, int] = {}
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -97,6 +111,7 @@ class _Sampler(threading.Thread):
                 one_rss, one_pss = memory_kb(pid)
                 rss += one_rss
                 pss += one_pss
+                self.ticks[pid] = max(self.ticks.get(pid, 0), cpu_ticks(pid))
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_pss = max(self.peak_pss, pss)
             self.stop.wait(SAMPLE_EVERY)
@@ -133,7 +148,7 @@ def run_child(
     return ChildRun(
         cmd=cmd,
         wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
+        cpu=max(usage.ru_utime + usage.ru_stime, sum(sampler.ticks.values()) / TICKS),
         returncode=proc.returncode,
         stdout="".join(out),
         stderr="".join(err),

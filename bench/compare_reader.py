@@ -12,8 +12,9 @@ SQLite file:
           concurrency, the same number of fetches in flight; reader runs only the fetching in
           its worker threads and parses one feed at a time in the calling thread).
 
-The cold pass runs once each (ours first); then ``--runs`` warm (all-304) passes of each, in
-turn, on the same databases; the median is printed. Wall time is the whole process (start-up
+The cold pass runs ``--cold-runs`` times each (default 1) on fresh databases, taking turns (ours
+first, then reader first, ...); then ``--runs`` warm (all-304) passes of each, in turn, on the
+databases of the first cold pass; medians are printed. Wall time is the whole process (start-up
 included); "in-process" is the poll alone (our summary line; reader's ``update_feeds``). Peak
 memory is the peak of the summed PSS over the process tree (parse workers and fork server
 included; see ``_children.py``), also per item in flight (fetches in flight x ``--items``).
@@ -73,9 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--reader-workers", type=int, default=None, help="update_feeds(workers=N) (default: --concurrency)"
     )
+    parser.add_argument(
+        "--cold-runs",
+        type=int,
+        default=1,
+        help="cold passes of each, on fresh databases, taking turns: A B, B A, ... (default 1)",
+    )
     add_idle_argument(parser)
     args = parser.parse_args(argv)
     check_poll_arguments(parser, args)
+    if not 1 <= args.cold_runs <= 10:
+        parser.error("--cold-runs: 1 to 10")
     workers = args.reader_workers or args.concurrency
     if importlib.util.find_spec("reader") is None:
         parser.error("lemon24/reader is not installed here: pip install -e '.[bench]'")
@@ -96,17 +105,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 def compare(tmp: Path, server: FeedServerProcess, args: argparse.Namespace, workers: int) -> int:
     urls = [server.url(f"/feeds/{n}.xml") for n in range(args.feeds)]
     config, targets = tmp / "feeds.toml", tmp / "urls.json"
-    ours_db, reader_db = tmp / "ours.db", tmp / "reader.db"
     write_config(config, urls, args)
     write_targets(targets, [{"url": u} for u in urls])
     server.call("/_control?version=0&mode=conditional")
 
-    print(f"   cold, ours ... ({load_note()})", flush=True)
-    ours_cold, ours_sum = run_poll(config, ours_db, tmp)
-    print(f"   {ours_cold.stdout.strip().splitlines()[-1]}  [server: {served(server)}]", flush=True)
-    print(f"   cold, reader ... ({load_note()})", flush=True)
-    reader_cold, reader_sum = reader_pass(reader_db, targets, workers, tmp)
-    print(f"   reader: {reader_sum}  [server: {served(server)}]", flush=True)
+    ours_colds: list[tuple[ChildRun, dict[str, float]]] = []
+    reader_colds: list[tuple[ChildRun, dict[str, Any]]] = []
+    for n in range(args.cold_runs):  # ours first, then reader first, ...: A B B A A B ...
+        for who in ("ours", "reader") if n % 2 == 0 else ("reader", "ours"):
+            print(f"   cold {n + 1}/{args.cold_runs}, {who} ... ({load_note()})", flush=True)
+            if who == "ours":
+                ours_colds.append(run_poll(config, tmp / f"ours-{n}.db", tmp))
+                line = ours_colds[-1][0].stdout.strip().splitlines()[-1]
+            else:
+                reader_colds.append(reader_pass(tmp / f"reader-{n}.db", targets, workers, tmp))
+                line = f"reader: {reader_colds[-1][1]}"
+            print(f"   {line}  [server: {served(server)}]", flush=True)
+    ours_db, reader_db = tmp / "ours-0.db", tmp / "reader-0.db"
+    ours_sum, reader_sum = ours_colds[0][1], reader_colds[0][1]
 
     ours_warm: list[tuple[ChildRun, dict[str, float]]] = []
     reader_warm: list[tuple[ChildRun, dict[str, Any]]] = []
@@ -121,72 +137,16 @@ def compare(tmp: Path, server: FeedServerProcess, args: argparse.Namespace, work
             flush=True,
         )
 
-    ours_n, reader_n = stored(ours_db), reader_sum
-    w_ours = median([r.wall for r, _ in ours_warm])
-    w_reader = median([r.wall for r, _ in reader_warm])
-    i_ours = median([s["elapsed"] for _, s in ours_warm])
-    i_reader = median([s["elapsed"] for _, s in reader_warm])
-    print()
-    print_table(
-        ["pass", "ours s", "reader s", "ours vs reader"],
-        [
-            [
-                "cold, whole process",
-                ours_cold.wall,
-                reader_cold.wall,
-                faster(ours_cold.wall, reader_cold.wall),
-            ],
-            [
-                "cold, in-process poll",
-                ours_sum["elapsed"],
-                reader_sum["elapsed"],
-                faster(ours_sum["elapsed"], reader_sum["elapsed"]),
-            ],
-            [f"warm (304), whole process, median of {args.runs}", w_ours, w_reader, faster(w_ours, w_reader)],
-            ["warm (304), in-process poll", i_ours, i_reader, faster(i_ours, i_reader)],
-        ],
-    )
-    print(
-        "target (issue 9): the cold poll >= 2.5x faster than reader's. In-process: our summary line's\n"
-        "time; reader's update_feeds alone (its start-up and add_feed not counted)."
-    )
-    print()
-    in_flight = {"ours": args.concurrency * args.items, "reader": workers * args.items}
-    rows = []
-    for who, run in (("ours", ours_cold), ("reader", reader_cold)):
-        rows.append(
-            [
-                f"{who}, cold",
-                run.peak_pss_mb,
-                run.peak_rss_mb,
-                run.cpu,
-                in_flight[who],
-                run.peak_pss_mb * 1024 / in_flight[who],
-            ]
-        )
-    print_table(
-        [
-            "process tree",
-            "peak PSS MB",
-            "peak RSS sum MB",
-            "CPU s",
-            "items in flight",
-            "PSS KB per item in flight",
-        ],
-        rows,
-    )
-    print(
-        "target (issue 9): peak memory of the cold poll <= 300 MB, and no more than reader's per item in\n"
-        "flight. Items in flight = fetches in flight (our concurrency, reader's workers) x items per feed."
-    )
-    print()
+    timings(args, ours_colds, reader_colds, ours_warm, reader_warm)
+    memory(args, workers, [r for r, _ in ours_colds], [r for r, _ in reader_colds])
+    ours_n = stored(ours_db)
     print_table(
         ["stored", "ours", "reader"],
         [
-            ["items (reader: entries)", ours_n["item"], reader_n["entries"]],
-            ["item seen in a feed (our sightings)", ours_n["sighting"], reader_n["entries"]],
-            ["feeds", ours_n["source"], reader_n["feeds"]],
-            ["feeds failed (cold)", int(ours_sum["failed"]), reader_n["broken"]],
+            ["items (reader: entries)", ours_n["item"], reader_sum["entries"]],
+            ["item seen in a feed (our sightings)", ours_n["sighting"], reader_sum["entries"]],
+            ["feeds", ours_n["source"], reader_sum["feeds"]],
+            ["feeds failed (first cold pass)", int(ours_sum["failed"]), reader_sum["broken"]],
         ],
     )
     print(
@@ -195,6 +155,44 @@ def compare(tmp: Path, server: FeedServerProcess, args: argparse.Namespace, work
     )
     print(load_note(), file=sys.stderr)
     return 0
+
+
+Runs = list[tuple[ChildRun, dict[str, Any]]]
+
+
+def timings(
+    args: argparse.Namespace, ours_cold: Runs, reader_cold: Runs, ours_warm: Runs, reader_warm: Runs
+) -> None:
+    rows = []
+    for label, ours, theirs in (("cold", ours_cold, reader_cold), ("warm (304)", ours_warm, reader_warm)):
+        whole = median([r.wall for r, _ in ours]), median([r.wall for r, _ in theirs])
+        inside = median([s["elapsed"] for _, s in ours]), median([s["elapsed"] for _, s in theirs])
+        runs = f"median of {len(ours)}" if len(ours) > 1 else "1 run"
+        rows.append([f"{label}, whole process ({runs})", *whole, faster(*whole)])
+        rows.append([f"{label}, in-process poll", *inside, faster(*inside)])
+    print()
+    print_table(["pass", "ours s", "reader s", "ours vs reader"], rows)
+    print(
+        "target (issue 9): the cold poll >= 2.5x faster than reader's. In-process: our summary line's\n"
+        "time; reader's update_feeds alone (its start-up and add_feed not counted).\n"
+    )
+
+
+def memory(args: argparse.Namespace, workers: int, ours: list[ChildRun], theirs: list[ChildRun]) -> None:
+    rows = []
+    for who, runs, in_flight in (("ours", ours, args.concurrency), ("reader", theirs, workers)):
+        items = in_flight * args.items
+        pss, rss = max(r.peak_pss_mb for r in runs), max(r.peak_rss_mb for r in runs)
+        rows.append([f"{who}, cold", pss, rss, median([r.cpu for r in runs]), items, pss * 1024 / items])
+    print_table(
+        ["process tree", "peak PSS MB", "peak RSS sum MB", "CPU s", "items in flight", "PSS KB per item"],
+        rows,
+    )
+    print(
+        "target (issue 9): peak memory of the cold poll <= 300 MB, and no more than reader's per item in\n"
+        "flight. Items in flight = fetches in flight (our concurrency, reader's workers) x items per feed;\n"
+        "peaks are the highest over the cold runs, CPU s the median (children included).\n"
+    )
 
 
 if __name__ == "__main__":
