@@ -42,6 +42,7 @@ from _polls import (
     add_poll_arguments,
     check_poll_arguments,
     child_json,
+    empty_startup,
     run_poll,
     stored,
     write_config,
@@ -138,7 +139,10 @@ def compare(tmp: Path, server: FeedServerProcess, args: argparse.Namespace, work
         )
 
     timings(args, ours_colds, reader_colds, ours_warm, reader_warm)
-    memory(args, workers, [r for r, _ in ours_colds], [r for r, _ in reader_colds])
+    empty = tmp / "none.json"
+    write_targets(empty, [])
+    idle = [empty_startup(tmp, 1), reader_pass(tmp / "reader-idle.db", empty, workers, tmp)[0]]
+    memory(args, workers, [r for r, _ in ours_colds], [r for r, _ in reader_colds], idle)
     ours_n = stored(ours_db)
     print_table(
         ["stored", "ours", "reader"],
@@ -178,20 +182,46 @@ def timings(
     )
 
 
-def memory(args: argparse.Namespace, workers: int, ours: list[ChildRun], theirs: list[ChildRun]) -> None:
+def memory(
+    args: argparse.Namespace, workers: int, ours: list[ChildRun], theirs: list[ChildRun], idle: list[ChildRun]
+) -> None:
     rows = []
-    for who, runs, in_flight in (("ours", ours, args.concurrency), ("reader", theirs, workers)):
-        items = in_flight * args.items
+    for who, runs, base, in_flight in (
+        ("ours", ours, idle[0], args.concurrency),
+        ("reader", theirs, idle[1], workers),
+    ):
+        items = min(in_flight, args.feeds) * args.items
         pss, rss = max(r.peak_pss_mb for r in runs), max(r.peak_rss_mb for r in runs)
-        rows.append([f"{who}, cold", pss, rss, median([r.cpu for r in runs]), items, pss * 1024 / items])
+        cpu = median([r.cpu for r in runs])
+        rows.append(
+            [
+                f"{who}, cold",
+                pss,
+                rss,
+                cpu,
+                items,
+                pss * 1024 / items,
+                (pss - base.peak_pss_mb) * 1024 / items,
+            ]
+        )
+        rows.append([f"{who}, no feed", base.peak_pss_mb, base.peak_rss_mb, base.cpu, 0, "-", "-"])
     print_table(
-        ["process tree", "peak PSS MB", "peak RSS sum MB", "CPU s", "items in flight", "PSS KB per item"],
+        [
+            "process tree",
+            "peak PSS MB",
+            "peak RSS sum MB",
+            "CPU s",
+            "items in flight",
+            "KB/item",
+            "KB/item above idle",
+        ],
         rows,
     )
     print(
         "target (issue 9): peak memory of the cold poll <= 300 MB, and no more than reader's per item in\n"
         "flight. Items in flight = fetches in flight (our concurrency, reader's workers) x items per feed;\n"
-        "peaks are the highest over the cold runs, CPU s the median (children included).\n"
+        "KB/item = peak PSS / items in flight; above idle: less the same command with no feed. Peaks are\n"
+        "the highest over the cold runs, CPU s the median (the whole tree, parse workers included).\n"
     )
 
 

@@ -52,4 +52,4 @@ def test_compare_reader_tiny_run() -> None:
     done = _run("compare_reader", "--feeds", "5", "--runs", "1", timeout=240)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "cold, whole process" in done.stdout
-    assert "PSS KB per item" in done.stdout
+    assert "KB/item above idle" in done.stdout
