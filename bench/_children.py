@@ -157,6 +157,24 @@ def run_child(
     )
 
 
+PYCACHE: list[Path] = []  # set by use_pycache
+
+
+def use_pycache(directory: Path) -> None:
+    """Let the children write and read compiled bytecode under ``directory``.
+
+    Where ``PYTHONDONTWRITEBYTECODE`` is set, a source tree installed in editable mode has no
+    ``.pyc`` files and every command compiles the project's modules anew; an installed package
+    runs from bytecode. With a cache of their own (``PYTHONPYCACHEPREFIX``) filled by an
+    untimed warm-up, the timed children run from bytecode, and nothing is written in the tree.
+    """
+    PYCACHE[:] = [directory]
+
+
 def clean_env() -> dict[str, str]:
     """This process's environment without the ``AGGREGATOR_*`` settings (the commands get flags)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    if PYCACHE:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE[0])
+    return env

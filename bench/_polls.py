@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from _children import ChildRun, clean_env, run_child
+from _children import ChildRun, clean_env, run_child, use_pycache
 from _common import median
 from poll import FeedServerProcess
 
@@ -104,6 +104,25 @@ def empty_startup(cwd: Path, runs: int) -> ChildRun:
     db.unlink(missing_ok=True)
     counted = sorted(done[1:], key=lambda r: r.wall)
     return counted[len(counted) // 2]
+
+
+def warm_up(tmp: Path, server: FeedServerProcess, args: argparse.Namespace, *, reader: bool) -> None:
+    """Untimed: a cold and a warm poll of 5 feeds by each command, to fill the bytecode cache."""
+    print("   warm-up: 5 feeds, each command, untimed", flush=True)
+    where = tmp / "warm-up"
+    where.mkdir()
+    use_pycache(tmp / "pycache")
+    urls = [server.url(f"/feeds/{n}.xml") for n in range(min(5, args.feeds))]
+    config, targets = where / "feeds.toml", where / "urls.json"
+    write_config(config, urls, args)
+    write_targets(targets, [{"url": u} for u in urls])
+    for _ in range(2):
+        run_poll(config, where / "ours.db", where)
+        run_child(aiohttp_command(targets, args), env=clean_env(), cwd=where).check()
+        if reader:
+            cmd = [sys.executable, str(READER_CHILD), str(where / "reader.db"), str(targets)]
+            run_child(cmd, env=clean_env(), cwd=where).check()
+    server.call("/_control")  # clears the counts
 
 
 def aiohttp_command(targets: Path, args: argparse.Namespace) -> list[str]:

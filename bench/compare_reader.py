@@ -45,6 +45,7 @@ from _polls import (
     empty_startup,
     run_poll,
     stored,
+    warm_up,
     write_config,
     write_targets,
 )
@@ -109,6 +110,7 @@ def compare(tmp: Path, server: FeedServerProcess, args: argparse.Namespace, work
     write_config(config, urls, args)
     write_targets(targets, [{"url": u} for u in urls])
     server.call("/_control?version=0&mode=conditional")
+    warm_up(tmp, server, args, reader=True)
 
     ours_colds: list[tuple[ChildRun, dict[str, float]]] = []
     reader_colds: list[tuple[ChildRun, dict[str, Any]]] = []

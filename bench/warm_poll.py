@@ -40,6 +40,7 @@ from _polls import (
     empty_startup,
     run_poll,
     validators,
+    warm_up,
     write_config,
     write_targets,
 )
@@ -76,6 +77,7 @@ def compare(tmp: Path, server: FeedServerProcess, args: argparse.Namespace) -> i
     config, db, targets, empty = tmp / "feeds.toml", tmp / "ours.db", tmp / "targets.json", tmp / "none.json"
     write_config(config, urls, args)
     server.call("/_control?version=0&mode=conditional")
+    warm_up(tmp, server, args, reader=False)
     cold, _ = run_poll(config, db, tmp)
     print(
         f"   cold: {cold.stdout.strip().splitlines()[-1]} ({cold.wall:.1f} s whole) "
@@ -132,7 +134,7 @@ def compare(tmp: Path, server: FeedServerProcess, args: argparse.Namespace) -> i
                 "whole process less start-up",
                 w_ours - ours_empty.wall,
                 w_plain - plain_empty,
-                (w_ours - ours_empty.wall) / max(w_plain - plain_empty, 1e-3),
+                (w_ours - ours_empty.wall) / (w_plain - plain_empty) if w_plain > plain_empty else "-",
             ],
         ],
     )
