@@ -1,8 +1,9 @@
-"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo.
+"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo, db.
 
 Exit status: 0 when the command ran (a poll whose sources failed still ran),
-2 for a bad configuration or bad arguments, 1 when the database is unreachable,
-3 for ``poll --fail-on-error`` when a source failed in that run.
+2 for a bad configuration or bad arguments, or a database that needs ``aggregator db
+upgrade``, 1 when the database is unreachable, 3 for ``poll --fail-on-error`` when a
+source failed in that run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -19,10 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cli_db import add_db_commands
 from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
-from .errors import ConfigError, QueryError, StorageError
+from .errors import ConfigError, QueryError, SchemaVersionError, StorageError
 from .filters import VOCABULARY, parse_filter
 from .store.common import connect, transaction
 
@@ -54,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except QueryError as exc:
         print(f"aggregator: bad parameter {exc.param}: {exc.message}", file=sys.stderr)
+        return 2
+    except SchemaVersionError as exc:
+        print(f"aggregator: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:
         print(f"aggregator: storage error: {exc}", file=sys.stderr)
@@ -107,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the republished feeds over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_workers, default=1, help="server processes (default 1)")
+    serve.add_argument("--server", choices=("granian", "uvicorn"), default="granian", help="HTTP server")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="offline demo: ingest the bundled samples, then serve")
@@ -115,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--samples-port", type=int)
     demo.add_argument("--no-serve", action="store_true", help="ingest and exit")
     demo.set_defaults(func=cmd_demo)
+    add_db_commands(sub)
     return parser
 
 
@@ -286,12 +295,21 @@ def cmd_export_opml(args: argparse.Namespace) -> int:
 # -- serve / demo -------------------------------------------------------------------------------
 
 
+def _workers(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise argparse.ArgumentTypeError("a number of processes from 1 to 64")
+    return int(value)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .api import serve
 
     config = open_config(args)
     engine = open_engine(args)
-    serve(engine, config, host=args.host, port=args.port)
+    # Each server process opens the same config and database.
+    os.environ["AGGREGATOR_CONFIG"] = str(config_path(args.config).resolve())
+    os.environ["AGGREGATOR_DB"] = database_url(args.db)
+    serve(engine, config, host=args.host, port=args.port, workers=args.workers, server=args.server)
     return 0
 
 

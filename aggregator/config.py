@@ -124,6 +124,12 @@ def _timezone(value: object) -> str | None:
     return value.strip()
 
 
+def _version_interval(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 60:
+        return float(value)
+    raise ValueError(f"expected seconds from 0 to 60 (0: every request), got {value!r}")
+
+
 Duration = Annotated[int, PlainValidator(_duration)]
 Flag = Annotated[bool, PlainValidator(_flag)]
 PositiveInt = Annotated[int, _positive(int)]
@@ -173,6 +179,8 @@ class ServerConfig:
     """The ``[server]`` table."""
 
     timezone: Annotated[str | None, PlainValidator(_timezone)] = None  # None: the local zone
+    # PostgreSQL: a server process re-reads the data version at most this often (SQLite: every write at once).
+    version_interval: Annotated[float, PlainValidator(_version_interval)] = 1.0
 
     @property
     def zone(self) -> ZoneInfo | None:

@@ -1,8 +1,10 @@
-"""Engines for SQLite and PostgreSQL, schema creation, nothing else.
+"""Engines for SQLite and PostgreSQL, nothing else.
 
 SQLite gets WAL mode, a busy timeout and foreign keys on every connection;
 ``postgresql://`` URLs use the psycopg (3) driver, the ``postgres`` extra
 (a missing driver is a ``StorageError`` that says how to install it).
+An empty database gets the schema at the head revision; one at another revision
+(or made before migrations) is refused until ``aggregator db upgrade`` (``migrations``).
 """
 
 from __future__ import annotations
@@ -10,15 +12,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
-from . import models  # noqa: F401  (registers the tables)
 from .errors import StorageError
+from .migrations import ensure_head
 from .store.common import first_line
-from .store.rekey import upgrade_identity, upgrade_site_keys
 
 BUSY_TIMEOUT_MS = 10_000
 POSTGRES_DRIVER_MISSING = (
@@ -48,9 +49,10 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
-    """An engine for ``url`` with the schema in place.
+    """An engine for ``url``; with ``create``, the schema in place at the head revision.
 
     Raises:
+        SchemaVersionError: ``create`` and the database is not at the head revision.
         StorageError: the database cannot be reached or the schema cannot be created.
     """
     url = normalize_url(url)
@@ -74,10 +76,10 @@ def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
     if create:
         try:
-            SQLModel.metadata.create_all(engine)
-            add_missing_columns(engine)
-            upgrade_identity(engine)
-            upgrade_site_keys(engine)
+            ensure_head(engine)
+        except StorageError:
+            engine.dispose()
+            raise
         except SQLAlchemyError as exc:
             engine.dispose()
             raise StorageError(f"cannot reach database {make_url(url)!r}: {first_line(exc)}") from exc
@@ -87,31 +89,6 @@ def make_engine(url: str, *, create: bool = True, echo: bool = False) -> Engine:
 def is_missing_psycopg(exc: ImportError) -> bool:
     """True when an import failed because psycopg (or its libpq wrapper) is not installed."""
     return (exc.name or "").split(".")[0] == "psycopg" or "psycopg" in str(exc) or "pq wrapper" in str(exc)
-
-
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Add nullable columns that a database made by an older version lacks; return them.
-
-    Raises:
-        StorageError: a missing column cannot be added in place (it is NOT NULL).
-    """
-    inspector = inspect(engine)
-    added = []
-    for table in SQLModel.metadata.sorted_tables:
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable:
-                raise StorageError(
-                    f"the database lacks {table.name}.{column.name}, which cannot be added in place; "
-                    "recreate the database or migrate it"
-                )
-            kind = column.type.compile(dialect=engine.dialect)
-            with engine.begin() as conn:
-                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
-            added.append(f"{table.name}.{column.name}")
-    return added
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

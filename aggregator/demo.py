@@ -181,5 +181,6 @@ def run_demo(options: DemoOptions, printer: OutcomePrinter) -> int:
     print("   Ctrl-C stops.\n", flush=True)
     from .api import serve
 
-    serve(engine, config, host=options.host, port=options.port)
+    # In this process, with the config as moved to the samples' port: one user, one server process.
+    serve(engine, config, host=options.host, port=options.port, server="uvicorn")
     return 0

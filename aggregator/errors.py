@@ -9,9 +9,11 @@
      |    |                   http_5xx, blocked, redirect (with the HTTP status, Retry-After)
      |    +-- ParseError      parse: not_a_feed, parse
      +-- StorageError         db (bad URL, no driver, unreachable, schema) and ``store``
-     |                        (its functions, its ``connect`` / ``transaction``): any
-     |                        SQLAlchemyError, wrapped once by
-     |                        ``store.common.wrap_storage_errors`` (CLI exit 1, HTTP 503)
+     |    |                   (its functions, its ``connect`` / ``transaction``): any
+     |    |                   SQLAlchemyError, wrapped once by
+     |    |                   ``store.common.wrap_storage_errors`` (CLI exit 1, HTTP 503)
+     |    +-- SchemaVersionError  the database is not at the schema revision this release
+     |                        uses: run ``aggregator db upgrade`` (CLI exit 2)
      +-- NotFoundError        an unknown named output (HTTP 404)
      +-- QueryError           a bad filter parameter or cursor (HTTP 422, CLI exit 2)
 
@@ -98,6 +100,10 @@ class ParseError(SourceError):
 
 class StorageError(AggregatorError):
     """The database failed (unreachable, full, locked for too long)."""
+
+
+class SchemaVersionError(StorageError):
+    """The database is behind the schema this release uses, unversioned, or newer; says what to run."""
 
 
 class NotFoundError(AggregatorError):

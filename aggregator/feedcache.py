@@ -3,9 +3,9 @@
 A slice's ETag is a digest of what the feed shows (the format, the slice, the
 feed title, and each item's id and version), so it changes exactly when the
 feed would. The cache keys rendered bytes by slice and remembers the data
-version it was built at: while no write has happened, a request costs one
-tiny query; after a write, the slice is re-read, and only re-rendered when
-its ETag moved.
+version it was built at: while no write has happened, a request costs no
+database work at all (``store.versions``); after a write, the slice is re-read,
+and only re-rendered when its ETag moved.
 """
 
 from __future__ import annotations
@@ -43,6 +43,18 @@ def newest_update(items: Sequence[ItemView]) -> datetime:
     return max((i.updated for i in items), default=EPOCH).replace(microsecond=0)
 
 
+def slice_modified(items: Sequence[ItemView]) -> datetime:
+    """Last-Modified of a slice, from the data alone so every server process sends the same.
+
+    The newest of each item's date and the time it was first stored: a newly
+    stored item moves it even when its own date is old. A slice that changes
+    with no newer date in it (an item leaves, or joins by a tag) also changes
+    its ETag, which conditional requests compare first; the cache then moves
+    its Last-Modified a second past the one it sent before.
+    """
+    return max((max(i.updated, i.first_seen) for i in items), default=EPOCH).replace(microsecond=0)
+
+
 def http_date(value: datetime) -> str:
     return format_datetime(value.astimezone(UTC), usegmt=True)
 
@@ -73,6 +85,14 @@ class SliceCache:
         self.hits = 0
         self.renders = 0
 
+    def peek(self, key: str, data_version: int) -> Rendered | None:
+        """The cached rendering if it was built at ``data_version``: no database work, no lock wait."""
+        cached = self._entries.get(key)
+        if cached is None or cached.data_version != data_version:
+            return None
+        self.hits += 1
+        return cached
+
     def get(
         self,
         key: str,
@@ -94,9 +114,9 @@ class SliceCache:
             entry = Rendered(etag, cached.last_modified, cached.body, data_version)
         else:
             self.renders += 1
-            modified = newest_update(items)
+            modified = slice_modified(items)
             if cached is not None and modified <= cached.last_modified:
-                # An older item joined (or one left): the slice changed all the same.
+                # The slice changed with no newer date in it (an item left, or joined by a tag).
                 modified = cached.last_modified + timedelta(seconds=1)
             entry = Rendered(etag, modified, render(items), data_version)
         with self._lock:

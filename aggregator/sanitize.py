@@ -40,6 +40,7 @@ LINK_SCHEMES = frozenset({"http", "https"})
 _INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 # White space that is layout, not text: the ideographic space (U+3000) of Japanese
 # titles and the no-break space are kept as written.
+_ANY_SPACE = re.compile(r"\s")  # str.isspace: the same characters for str patterns
 _SPACE_RUNS = re.compile(r"[^\S\u3000\u00a0]+")
 
 _TAGS = frozenset(
@@ -147,10 +148,13 @@ def clean_text(value: str | None, *, limit: int = MAX_TEXT) -> str:
     """Turn a possibly-HTML string into one line of plain text (tags dropped, entities decoded)."""
     if not value:
         return ""
-    raw = limit_html_depth(strip_invalid_chars(value)[: limit * RAW_TEXT_FACTOR])
-    without_tags = nh3.clean(raw, tags=set(), clean_content_tags=set(_DROP_WITH_CONTENT))
-    text = html.unescape(without_tags)
-    text = _SPACE_RUNS.sub(" ", strip_invalid_chars(text)).strip(" ")
+    text = strip_invalid_chars(value)[: limit * RAW_TEXT_FACTOR]
+    if "<" in text or "&" in text:  # without either there is no markup and no reference to decode
+        without_tags = nh3.clean(
+            limit_html_depth(text), tags=set(), clean_content_tags=set(_DROP_WITH_CONTENT)
+        )
+        text = strip_invalid_chars(html.unescape(without_tags))
+    text = _SPACE_RUNS.sub(" ", text).strip(" ")
     return text[:limit]
 
 
@@ -167,7 +171,7 @@ def safe_url(value: str | None, *, schemes: frozenset[str] = LINK_SCHEMES) -> st
     if not value:
         return None
     candidate = strip_invalid_chars(value).strip()
-    if not candidate or any(c.isspace() for c in candidate) or len(candidate) > 4096:
+    if not candidate or len(candidate) > 4096 or _ANY_SPACE.search(candidate):
         return None
     try:
         parts = urlsplit(candidate)

@@ -8,11 +8,18 @@ characters but with the ideographic space of Japanese titles.
 
 from __future__ import annotations
 
+import html
+import re
+
+import nh3
 import pytest
 from feeddocs import parse, rss
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.sanitize import (
     MAX_TEXT,
+    RAW_TEXT_FACTOR,
     URL_SCHEMES,
     clean_html,
     clean_text,
@@ -147,3 +154,13 @@ def test_ideographic_space_in_titles_is_kept() -> None:
     feed = parse(rss(f"<item><title>  {title}\u3000</title><category>タグ\u3000一</category></item>"))
     assert feed.entries[0].title == title
     assert feed.entries[0].tags == ("タグ\u3000一",)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="<&"), max_size=200))
+def test_plain_text_is_read_as_the_html_parser_reads_it(value: str) -> None:
+    """Text without ``<`` or ``&`` skips the HTML parser; it must come out as if parsed."""
+    raw = strip_invalid_chars(value)[: MAX_TEXT * RAW_TEXT_FACTOR]
+    parsed = html.unescape(nh3.clean(raw, tags=set()))
+    expected = re.sub(r"[^\S\u3000\u00a0]+", " ", strip_invalid_chars(parsed)).strip(" ")[:MAX_TEXT]
+    assert clean_text(value) == expected

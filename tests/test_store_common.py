@@ -20,7 +20,8 @@ from aggregator.errors import StorageError
 from aggregator.filters import Filter
 from aggregator.identity import hash_text
 from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePlan
-from aggregator.store import common, items, keys, locks, ranges, rekey, slices, sources
+from aggregator.models import Tag, table_of
+from aggregator.store import common, copy, items, keys, locks, ranges, rekey, slices, sources
 from aggregator.store.common import connect, transaction, wrap_storage_errors
 from aggregator.store.sources import SourceUpdate
 
@@ -39,7 +40,7 @@ UPDATE = SourceUpdate(
     last_error=None,
     error_category=None,
 )
-BOUNDARY_MODULES = (common, items, keys, locks, ranges, rekey, slices, sources)
+BOUNDARY_MODULES = (common, copy, items, keys, locks, ranges, rekey, slices, sources)
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
 ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
@@ -68,13 +69,17 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "items.rederive_tags": lambda c: items.rederive_tags(c, [1]),
     "keys.place_entries": lambda c: keys.place_entries(c, 1, [ENTRY]),
     "keys.load_known": lambda c: keys.load_known(c, 1, [ENTRY]),
+    "rekey.upgrade_identity": lambda c: rekey.upgrade_identity(c),
+    "rekey.upgrade_site_keys": lambda c: rekey.upgrade_site_keys(c),
+    "copy.count_rows": lambda c: copy.count_rows(c),
+    "copy.empty_tables": lambda c: copy.empty_tables(c),
+    "copy.copy_table": lambda c: copy.copy_table(c, c, table_of(Tag)),
+    "copy.reset_counters": lambda c: copy.reset_counters(c),
 }
 ON_ENGINE: dict[str, Callable[[Engine], object]] = {
     "locks.acquire": lambda e: locks.acquire(e, "poll", "me", 60.0, NOW),
     "locks.renew": lambda e: locks.renew(e, "poll", "me", 60.0, NOW),
     "locks.release": lambda e: locks.release(e, "poll", "me"),
-    "rekey.upgrade_identity": lambda e: rekey.upgrade_identity(e),
-    "rekey.upgrade_site_keys": lambda e: rekey.upgrade_site_keys(e),
 }
 
 

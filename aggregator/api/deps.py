@@ -16,6 +16,8 @@ from ..clock import Clock
 from ..config import Config
 from ..feedcache import SliceCache
 from ..store.common import connect
+from ..store.versions import DataVersions
+from .fastpath import Answers
 
 
 class Settings:
@@ -24,6 +26,8 @@ class Settings:
         self.config = config
         self.clock = clock
         self.cache = SliceCache()
+        self.versions = DataVersions(engine, config.server.version_interval)
+        self.answers = Answers()
         self.outputs = {o.slug: o for o in config.outputs}
         self.zone = config.server.zone  # dates on the HTML pages; None: the local zone
 

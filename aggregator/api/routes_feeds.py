@@ -15,13 +15,13 @@ from dataclasses import replace
 from urllib.parse import quote_from_bytes, urlencode
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ..errors import NotFoundError
 from ..feedcache import http_date, is_not_modified, newest_update
 from ..filters import Filter
 from ..render import FORMATS, MEDIA_TYPES, render_feed
-from ..store.common import read_data_version
 from ..store.slices import select_slice
 from ..views import FeedMeta, ItemView
 from .deps import Settings, SettingsDep, read_connection
@@ -29,68 +29,75 @@ from .schemas import ERRORS
 from .slices import Slice, output_slice, parse_switch, query_params, resolve, site_slice, tag_slice
 
 FEED_MAX_AGE = 300
+CACHE_CONTROL = f"public, max-age={FEED_MAX_AGE}"
 
 router = APIRouter()
 
 
 @router.get("/feeds/all.{ext}", responses=ERRORS, summary="Every item")
-def feed_all(ext: str, request: Request, s: SettingsDep) -> Response:
-    return feed_response(
+async def feed_all(ext: str, request: Request, s: SettingsDep) -> Response:
+    return await feed_response(
         s, request, ext, Slice(Filter(), "Everything", "Every item, newest first", "/feeds/all", "/")
     )
 
 
 @router.get("/feeds/tag/{tag}.{ext}", responses=ERRORS, summary="Items with a tag")
-def feed_tag(tag: str, ext: str, request: Request, s: SettingsDep) -> Response:
-    return feed_response(s, request, ext, tag_slice(s, tag))
+async def feed_tag(tag: str, ext: str, request: Request, s: SettingsDep) -> Response:
+    return await feed_response(s, request, ext, tag_slice(s, tag))
 
 
 @router.get("/feeds/site/{host}.{ext}", responses=ERRORS, summary="Items on a host or its subdomains")
-def feed_site(host: str, ext: str, request: Request, s: SettingsDep) -> Response:
-    return feed_response(s, request, ext, site_slice(host))
+async def feed_site(host: str, ext: str, request: Request, s: SettingsDep) -> Response:
+    return await feed_response(s, request, ext, site_slice(host))
 
 
 @router.get("/feeds/{slug}.{ext}", responses=ERRORS, summary="A named output")
-def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Response:
+async def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Response:
     output = s.outputs.get(slug)
     if output is None:
         raise NotFoundError(f"no feed named {slug[:60]!r}")
-    return feed_response(s, request, ext, output_slice(s, output))
+    return await feed_response(s, request, ext, output_slice(s, output))
 
 
-def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Response:
+async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Response:
+    """A feed; cached and unchanged, it is answered on the event loop with no database work."""
     if ext not in FORMATS:
         raise NotFoundError(f"unknown feed format {ext[:20]!r}: use .atom, .rss or .json")
     params = query_params(request)
     extensions = parse_switch("ext", params.pop("ext", None))
     flt, heading = resolve(s, request, sl, params)
-    key = f"{ext} {sl.base} {flt.canonical()} ext={int(extensions)}"
-    title = f"{heading} — aggregator"
-    meta_base = {
-        "title": title,
-        "subtitle": sl.description,
-        "self_url": request_url(request),
-        "html_url": str(request.base_url).rstrip("/") + sl.html,
-        "feed_id": feed_id(ext, sl, flt, request),
-    }
+    self_url = request_url(request)
+    key = f"{ext} {sl.base} {flt.canonical()} ext={int(extensions)} {self_url}"
+    version = s.versions.fresh()
+    if version is None:
+        version = await run_in_threadpool(s.versions.read)
+    entry = s.cache.peek(key, version)
+    if entry is None:
+        title = f"{heading} — aggregator"
+        meta_base = {
+            "title": title,
+            "subtitle": sl.description,
+            "self_url": self_url,
+            "html_url": str(request.base_url).rstrip("/") + sl.html,
+            "feed_id": feed_id(ext, sl, flt, request),
+        }
 
-    def load() -> tuple[str, Sequence[ItemView]]:
-        with read_connection(s) as conn:
-            return title, select_slice(conn, flt)
+        def load() -> tuple[str, Sequence[ItemView]]:
+            with read_connection(s) as conn:
+                return title, select_slice(conn, flt)
 
-    def render(items: Sequence[ItemView]) -> bytes:
-        meta = FeedMeta(updated=newest_update(items), **meta_base)
-        return render_feed(ext, meta, items, extensions=extensions)
+        def render(items: Sequence[ItemView]) -> bytes:
+            meta = FeedMeta(updated=newest_update(items), **meta_base)
+            return render_feed(ext, meta, items, extensions=extensions)
 
-    with read_connection(s) as conn:
-        version = read_data_version(conn)
-    entry = s.cache.get(key + " " + meta_base["self_url"], version, load, render, ext)
+        entry = await run_in_threadpool(s.cache.get, key, version, load, render, ext)
     headers = {
         "ETag": entry.etag,
         "Last-Modified": http_date(entry.last_modified),
-        "Cache-Control": f"public, max-age={FEED_MAX_AGE}",
+        "Cache-Control": CACHE_CONTROL,
         "X-Content-Type-Options": "nosniff",
     }
+    s.answers.record(request.scope, entry, headers, MEDIA_TYPES[ext])
     if is_not_modified(request.headers.get("if-none-match"), request.headers.get("if-modified-since"), entry):
         return Response(status_code=304, headers=headers)
     return Response(entry.body, media_type=MEDIA_TYPES[ext], headers=headers)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from html import escape
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -41,7 +42,9 @@ def item_id(key: str) -> str:
     return ITEM_ID_PREFIX + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+@lru_cache(maxsize=512)
 def clean_fragment(value: str | None) -> str | None:
+    """Sanitized again on the way out; remembered, as the same items appear in many slices."""
     # nh3 turns references such as "&#1;" back into characters that XML cannot hold.
     cleaned = clean_html(value)
     return (strip_invalid_chars(cleaned) or None) if cleaned else None

@@ -12,9 +12,11 @@
 The step records itself in ``meta`` (``identity_rule``) and never runs twice.
 
 ``upgrade_site_keys`` fills ``item.site_key`` (``identity.site_key``) for items stored
-before the column existed, once (``site_key_rule``), and keeps the slice indexes as the
-models declare them: (site_key, published) and (bookmark_count, published) replace the
-(site, published) and (bookmark_count) indexes of earlier releases.
+before the column existed, once (``site_key_rule``).
+
+Both run when ``migrations.adopt`` brings a database made before schema migrations under
+them, in its transaction, once the database has the columns of revision 0001; they touch
+only those columns. Databases made since (at revision 0001 or later) never need them.
 """
 
 from __future__ import annotations
@@ -22,21 +24,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, select, text, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.engine import Connection
 
 from ..identity import canonical_link, entry_identity, hash_text, link_host, page_key, site_key
-from ..models import (
-    ITEM_BOOKMARKS_INDEX,
-    ITEM_PAGE_INDEX,
-    ITEM_SITE_INDEX,
-    SIGHTING_ENTRY_INDEX,
-    Item,
-    ItemTag,
-    Meta,
-    Sighting,
-    table_of,
-)
+from ..models import Item, ItemTag, Meta, Sighting, table_of
 from .common import bump_data_version, insert_for, wrap_storage_errors
 from .items import rederive_tags
 
@@ -50,42 +42,40 @@ RULE_KEY = "identity_rule"
 RULE = 2
 SITE_KEY_RULE_KEY = "site_key_rule"
 SITE_KEY_RULE = 1
-OLD_ITEM_INDEXES = ("ix_item_site_published", "ix_item_bookmark_count")
 
 
 @wrap_storage_errors()
-def upgrade_identity(engine: Engine) -> None:
-    """Apply the identity rule once (one transaction): its indexes, entry hashes, hosts, pages."""
-    with engine.begin() as conn:
-        if _applied(conn, RULE_KEY, RULE):
-            return
-        _create_indexes(conn, (SIGHTING, SIGHTING_ENTRY_INDEX), (ITEM, ITEM_PAGE_INDEX))
-        filled = _fill_entry_hashes(conn)
-        rekeyed, merged = _rekey_hosts(conn)
-        _fill_page_hashes(conn)
-        if rekeyed or merged:
-            bump_data_version(conn)
-        _record(conn, RULE_KEY, RULE)
+def upgrade_identity(conn: Connection) -> bool:
+    """Apply the identity rule once, in the caller's transaction: entry hashes, hosts, pages.
+
+    Returns whether it ran (False: ``meta`` records it as applied already).
+    """
+    if _applied(conn, RULE_KEY, RULE):
+        return False
+    filled = _fill_entry_hashes(conn)
+    rekeyed, merged = _rekey_hosts(conn)
+    _fill_page_hashes(conn)
+    if rekeyed or merged:
+        bump_data_version(conn)
+    _record(conn, RULE_KEY, RULE)
     if filled or rekeyed or merged:
         log.warning(
             "identity rule %d applied: %d sightings identified, %d items re-keyed, %d merged",
             RULE, filled, rekeyed, merged,
         )  # fmt: skip
+    return True
 
 
 @wrap_storage_errors()
-def upgrade_site_keys(engine: Engine) -> None:
-    """Fill ``item.site_key`` once (one transaction), then create the slice indexes and drop the old ones."""
-    with engine.begin() as conn:
-        if _applied(conn, SITE_KEY_RULE_KEY, SITE_KEY_RULE):
-            return
-        filled = _fill_site_keys(conn)
-        _create_indexes(conn, (ITEM, ITEM_SITE_INDEX), (ITEM, ITEM_BOOKMARKS_INDEX))
-        for name in OLD_ITEM_INDEXES:
-            conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
-        _record(conn, SITE_KEY_RULE_KEY, SITE_KEY_RULE)
+def upgrade_site_keys(conn: Connection) -> bool:
+    """Fill ``item.site_key`` once, in the caller's transaction; returns whether it ran."""
+    if _applied(conn, SITE_KEY_RULE_KEY, SITE_KEY_RULE):
+        return False
+    filled = _fill_site_keys(conn)
+    _record(conn, SITE_KEY_RULE_KEY, SITE_KEY_RULE)
     if filled:
         log.warning("site keys filled for %d sites", filled)
+    return True
 
 
 def _applied(conn: Connection, key: str, rule: int) -> bool:
@@ -97,12 +87,6 @@ def _applied(conn: Connection, key: str, rule: int) -> bool:
 def _record(conn: Connection, key: str, rule: int) -> None:
     stmt = insert_for(conn, META).values(key=key, value=rule)
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": rule}))
-
-
-def _create_indexes(conn: Connection, *wanted: tuple[Table, str]) -> None:
-    """The named indexes of the models, where an older database lacks them (new ones have them)."""
-    for table, name in wanted:
-        next(i for i in table.indexes if i.name == name).create(conn, checkfirst=True)
 
 
 def _fill_site_keys(conn: Connection) -> int:

@@ -1,0 +1,71 @@
+"""``store.copy``: every row of the sample feeds, polled into SQLite, copied into the other
+database (SQLite or PostgreSQL) is there with every column; ids go on from the copied ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+from test_api import polled_samples
+
+from aggregator.errors import StorageError
+from aggregator.models import Tag, table_of
+from aggregator.store.copy import copied_tables, copy_table, count_rows, empty_tables, reset_counters
+
+TAG = table_of(Tag)
+
+
+def dump(engine: Engine, columns: dict[str, set[str]] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every copied table, in primary-key order (only ``columns`` of a table, if given)."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for table in copied_tables():
+            wanted = [c for c in table.columns if columns is None or c.name in columns.get(table.name, set())]
+            query = select(*wanted).order_by(*table.primary_key.columns)
+            rows[table.name] = [dict(row._mapping) for row in conn.execute(query)]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with polled_samples(tmp_path_factory.mktemp("copy")) as (engine, _config, _client):
+        yield engine
+
+
+def test_every_row_is_copied_and_counters_go_on_from_the_copied_ids(samples: Engine, engine: Engine) -> None:
+    with samples.connect() as src, engine.begin() as dst:
+        copied = {t.name: copy_table(src, dst, t, batch=7) for t in copied_tables()}
+        following = reset_counters(dst)
+    original = dump(samples)
+    assert dump(engine) == original
+    assert copied == {name: len(rows) for name, rows in original.items()}
+    assert copied["item"] > 7 and copied["sighting"] > 7  # more than one batch
+    assert following["item"] == max(r["id"] for r in original["item"]) + 1
+    with engine.begin() as conn:
+        new_id = conn.execute(TAG.insert().values(name="fresh", display="fresh")).inserted_primary_key[0]
+    assert new_id == following["tag"] == max(r["id"] for r in original["tag"]) + 1
+
+
+def test_empty_tables_leaves_no_row(samples: Engine, engine: Engine) -> None:
+    with samples.connect() as src, engine.begin() as dst:
+        for table in copied_tables():
+            copy_table(src, dst, table)
+        assert all(count_rows(dst).values())
+        empty_tables(dst)
+        assert set(count_rows(dst).values()) == {0}
+        assert {t.name for t in SQLModel.metadata.sorted_tables} >= set(count_rows(dst))
+
+
+def test_a_failed_copy_leaves_the_target_as_it_was(samples: Engine, engine: Engine) -> None:
+    first_tag = dump(samples)["tag"][0]
+    with engine.begin() as conn:
+        conn.execute(TAG.insert().values(name=first_tag["name"], display="taken"))
+    with pytest.raises(StorageError), samples.connect() as src, engine.begin() as dst:
+        for table in copied_tables():
+            copy_table(src, dst, table)  # the samples' first tag collides with the one above
+    with engine.connect() as conn:
+        assert count_rows(conn) == {t.name: int(t.name == "tag") for t in copied_tables()}
