@@ -69,6 +69,9 @@ def test_a_poll_is_counted_by_outcome_category_and_items(engine: Engine, server:
     assert value(samples, "aggregator_items_updated_total") == 0
     assert value(samples, "aggregator_poll_duration_seconds_count", {"outcome": "new"}) == len(FEEDS)
     assert value(samples, "aggregator_poll_duration_seconds_count", {"outcome": "error"}) == 1
+    # Fetches timed alone: every feed that was served (the broken one failed with its status).
+    assert value(samples, "aggregator_fetch_duration_seconds_count") == len(FEEDS)
+    assert value(samples, "aggregator_fetch_duration_seconds_sum") > 0
     assert value(samples, "aggregator_poll_runs_total", {"result": "ran"}) == 1
     assert value(samples, "aggregator_poll_last_run_timestamp_seconds") == T0.timestamp()
 

@@ -53,6 +53,12 @@ class PollMetrics:
             buckets=POLL_BUCKETS,
             registry=r,
         )
+        self.fetch_duration = Histogram(
+            "aggregator_fetch_duration_seconds",
+            "Time to fetch one source (request to last byte, redirects included), when its server answered",
+            buckets=POLL_BUCKETS,
+            registry=r,
+        )
         self.items_new = Counter("aggregator_items_new", "Items first seen by a poll", registry=r)
         self.items_updated = Counter("aggregator_items_updated", "Items a poll found changed", registry=r)
         self.runs = Counter(
@@ -72,6 +78,8 @@ class PollMetrics:
     def __call__(self, outcome: SourceOutcome) -> None:
         self.polls.labels(outcome.status, outcome.category or "").inc()
         self.duration.labels(outcome.status).observe(outcome.elapsed)
+        if outcome.fetch_elapsed is not None:
+            self.fetch_duration.observe(outcome.fetch_elapsed)
         if outcome.new:
             self.items_new.inc(outcome.new)
         if outcome.updated:

@@ -26,6 +26,7 @@ class SourceOutcome:
     message: str | None = None
     elapsed: float = 0.0
     http_status: int | None = None  # the server's answer, when there was one
+    fetch_elapsed: float | None = None  # seconds the fetch took (redirects included), when it answered
 
     @property
     def failed(self) -> bool:

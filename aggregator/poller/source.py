@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -75,9 +75,12 @@ class SourcePoller:
             prepared = await pool.run(self._job(state, result, now))
             if isinstance(prepared, Prepared):
                 write = self._write(state, result, started, now, prepared)
-                return await self.batcher.submit(self.engine, writer, write)
-            return await _in_writer(writer, self.apply, state, result, started, now, prepared)
-        return await _in_writer(writer, self.process, state, result, started)
+                outcome = await self.batcher.submit(self.engine, writer, write)
+            else:
+                outcome = await _in_writer(writer, self.apply, state, result, started, now, prepared)
+        else:
+            outcome = await _in_writer(writer, self.process, state, result, started)
+        return replace(outcome, fetch_elapsed=result.elapsed)
 
     def process(self, state: SourceState, result: Fetched | NotModified, started: float) -> SourceOutcome:
         """Record a fetch result: not modified, the same body, or new items parsed and written."""
