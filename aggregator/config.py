@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -27,125 +27,37 @@ from pydantic import (
 )
 from pydantic import dataclasses as pydantic_dataclasses
 
+from . import config_values as values
 from .clock import Clock, utcnow
 from .config_errors import describe_errors
-from .durations import parse_duration
 from .errors import ConfigError, QueryError
 from .fetch.model import FetchLimits
 from .filters import PARAMS, parse_filter
-from .identity import fold_aliases, normalize_tag
+from .identity import normalize_tag
 
-KINDS = ("site", "tag", "user", "feed")
 DEFAULT_CONFIG = Path("feeds/feeds.toml")
 DEFAULT_DB = "sqlite:///aggregator.db"
-MAX_DURATION = 365 * 86400
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _RESERVED_SLUGS = {"all", "tag", "site"}
 _SECTION = ConfigDict(extra="forbid")
 
 
-def _duration(value: object) -> int:
-    seconds = parse_duration(value)
-    if not 0 < seconds <= MAX_DURATION:
-        raise ValueError(f"duration out of range: {value!r}")
-    return int(seconds)
-
-
-def _optional_duration(value: object) -> int | None:
-    return None if value is None else _duration(value)
-
-
-def _flag(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
-
-
-def _optional_flag(value: object) -> bool | None:
-    return None if value is None else _flag(value)
-
-
-def _positive(kind: type[int] | type[float]) -> PlainValidator:
-    def check(value: object) -> int | float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return kind(value)
-        raise ValueError(f"expected a positive number, got {value!r}")
-
-    return PlainValidator(check)
-
-
-def _workers(value: object) -> int | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-        return value
-    raise ValueError(f"expected a number of processes (0 or 1: parse in the poller itself), got {value!r}")
-
-
-def _http_url(value: object) -> str:
-    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+", value.strip()):
-        raise ValueError(f"expected an http(s) URL, got {value!r}")
-    return value.strip()
-
-
-def _kind(value: object) -> str:
-    if value not in KINDS:
-        raise ValueError(f"expected one of {', '.join(KINDS)}, got {value!r}")
-    return str(value)
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
-    return value
-
-
-def _tags(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not all(isinstance(t, str) and t.strip() for t in value):
-        raise ValueError("expected a list of non-empty strings")
-    return tuple(value)
-
-
-def _aliases(value: object) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ValueError("every alias must map a string to a string")
-    return fold_aliases(value)
-
-
-def _timezone(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f'expected a time zone name such as "Asia/Tokyo", got {value!r}')
-    try:
-        ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f'unknown time zone {value!r} (e.g. "Asia/Tokyo", "UTC")') from None
-    return value.strip()
-
-
-def _version_interval(value: object) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 60:
-        return float(value)
-    raise ValueError(f"expected seconds from 0 to 60 (0: every request), got {value!r}")
-
-
-Duration = Annotated[int, PlainValidator(_duration)]
-Flag = Annotated[bool, PlainValidator(_flag)]
-PositiveInt = Annotated[int, _positive(int)]
-PositiveFloat = Annotated[float, _positive(float)]
+Duration = Annotated[int, PlainValidator(values.duration)]
+Flag = Annotated[bool, PlainValidator(values.flag)]
+PositiveInt = Annotated[int, values.positive(int)]
+PositiveFloat = Annotated[float, values.positive(float)]
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=_SECTION)
 class SourceConfig:
     """One ``[[sources]]`` entry."""
 
-    url: Annotated[str, PlainValidator(_http_url)]
-    kind: Annotated[str, PlainValidator(_kind)] = "feed"
-    title: Annotated[str, PlainValidator(lambda v: _text(v).strip())] = ""
-    tags: Annotated[tuple[str, ...], PlainValidator(_tags)] = ()
-    interval: Annotated[int | None, PlainValidator(_optional_duration)] = None  # seconds; None: [poller]
-    allow_private_networks: Annotated[bool | None, PlainValidator(_optional_flag)] = None
+    url: Annotated[str, PlainValidator(values.http_url)]
+    kind: Annotated[str, PlainValidator(values.kind)] = "feed"
+    title: Annotated[str, PlainValidator(lambda v: values.text(v).strip())] = ""
+    tags: Annotated[tuple[str, ...], PlainValidator(values.tags)] = ()
+    interval: Annotated[int | None, PlainValidator(values.optional_duration)] = None  # None: [poller]
+    allow_private_networks: Annotated[bool | None, PlainValidator(values.optional_flag)] = None
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=_SECTION)
@@ -165,7 +77,7 @@ class PollerConfig:
     max_items_per_feed: PositiveInt = 1000
     run_deadline: Duration = 600
     lease_ttl: Duration = 300  # a poller's claim on a source (renewed while it lives) or the SQLite run lock
-    parse_workers: Annotated[int | None, PlainValidator(_workers)] = None  # None: one per CPU
+    parse_workers: Annotated[int | None, PlainValidator(values.workers)] = None  # None: one per CPU
 
     @property
     def fetch_limits(self) -> FetchLimits:
@@ -179,9 +91,9 @@ class PollerConfig:
 class ServerConfig:
     """The ``[server]`` table."""
 
-    timezone: Annotated[str | None, PlainValidator(_timezone)] = None  # None: the local zone
+    timezone: Annotated[str | None, PlainValidator(values.timezone)] = None  # None: the local zone
     # PostgreSQL: a server process re-reads the data version at most this often (SQLite: every write at once).
-    version_interval: Annotated[float, PlainValidator(_version_interval)] = 1.0
+    version_interval: Annotated[float, PlainValidator(values.version_interval)] = 1.0
 
     @property
     def zone(self) -> ZoneInfo | None:
@@ -194,8 +106,8 @@ class OutputConfig:
     """One ``[[outputs]]`` entry: a named feed; its filter keys are gathered into ``filters``."""
 
     slug: str
-    title: Annotated[str, PlainValidator(_text)]
-    description: Annotated[str, PlainValidator(_text)] = ""
+    title: Annotated[str, PlainValidator(values.text)]
+    description: Annotated[str, PlainValidator(values.text)] = ""
     filters: dict[str, Any] = field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -234,7 +146,7 @@ class ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sources: list[SourceConfig] = []
-    aliases: Annotated[dict[str, str], PlainValidator(_aliases)] = {}
+    aliases: Annotated[dict[str, str], PlainValidator(values.aliases)] = {}
     poller: PollerConfig = PollerConfig()
     server: ServerConfig = ServerConfig()
     outputs: list[OutputConfig] = []

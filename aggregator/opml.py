@@ -15,7 +15,8 @@ from datetime import datetime
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from .config import KINDS, SourceConfig
+from .config import SourceConfig
+from .config_values import KINDS
 from .errors import ConfigError
 from .sanitize import clean_text, safe_url
 
