@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from .cli_db import add_db_commands
 from .cli_observe import PollObservers, add_log_argument, add_metrics_arguments, setup_logging
+from .cli_opml import add_opml_commands
 from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
 from .errors import ConfigError, QueryError, SchemaVersionError, StorageError
 from .filters import VOCABULARY, parse_filter
 from .logformat import redact
-from .store.common import connect, transaction
+from .store.common import connect
 
 # What one command alone needs is imported inside that command, so `aggregator poll` loads no
 # web framework, renderer, page, OPML, demo or slice-query module (tests/test_startup.py).
@@ -104,12 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     items.add_argument("--json", action="store_true")
     items.set_defaults(func=cmd_items)
 
-    imp = sub.add_parser("import-opml", help="add the subscriptions of an OPML file")
-    imp.add_argument("file", type=Path)
-    imp.set_defaults(func=cmd_import_opml)
-    exp = sub.add_parser("export-opml", help="write every source as OPML")
-    exp.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
-    exp.set_defaults(func=cmd_export_opml)
+    add_opml_commands(sub)
 
     serve = sub.add_parser("serve", help="serve the republished feeds over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
@@ -257,47 +253,6 @@ def cmd_items(args: argparse.Namespace) -> int:
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
-
-
-# -- OPML ---------------------------------------------------------------------------------------
-
-
-def cmd_import_opml(args: argparse.Namespace) -> int:
-    from .opml import read_opml
-    from .store.sources import add_sources
-
-    try:
-        data = args.file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{args.file}: cannot read: {exc}") from exc
-    sources = read_opml(data, str(args.file))
-    engine = open_engine(args)
-    with transaction(engine) as conn:
-        added = add_sources(conn, sources, "opml", utcnow())
-    print(
-        f"{len(sources)} subscriptions in {args.file}: {len(added)} added, {len(sources) - len(added)} known"
-    )
-    return 0
-
-
-def cmd_export_opml(args: argparse.Namespace) -> int:
-    from .opml import write_opml
-    from .store.slices import source_rows
-
-    engine = open_engine(args)
-    with connect(engine) as conn:
-        views = [v for v in source_rows(conn) if v.enabled]
-    data = write_opml(
-        ((v.url, v.label, v.kind, v.tags) for v in views),
-        title="aggregator subscriptions",
-        now=utcnow(),
-    )
-    if args.output:
-        args.output.write_bytes(data)
-        print(f"{len(views)} sources written to {args.output}")
-    else:
-        sys.stdout.write(data.decode("utf-8"))
-    return 0
 
 
 # -- serve / demo -------------------------------------------------------------------------------

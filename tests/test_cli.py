@@ -15,7 +15,7 @@ from procs import run_cli
 from sqlmodel import SQLModel
 from test_api import TestClient
 
-from aggregator import cli
+from aggregator import cli, cli_opml
 from aggregator.api import create_app
 from aggregator.config import load_config
 from aggregator.db import make_engine
@@ -162,7 +162,8 @@ def test_a_command_on_a_broken_database_exits_1_with_one_line(
     """The store's StorageError reaches the CLI's one-line message, whichever command met it."""
     broken = make_engine(f"sqlite:///{tmp_path / 'broken.db'}")
     SQLModel.metadata.drop_all(broken)  # opened fine, then its tables went away
-    monkeypatch.setattr(cli, "make_engine", lambda *args, **kwargs: broken)
+    for module in (cli, cli_opml):
+        monkeypatch.setattr(module, "make_engine", lambda *args, **kwargs: broken)
     monkeypatch.chdir(tmp_path)
     opml = '<opml version="2.0"><body><outline type="rss" text="a" xmlUrl="https://a.example/feed"/></body></opml>'
     (tmp_path / "subs.opml").write_text(opml, encoding="utf-8")
