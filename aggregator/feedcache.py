@@ -86,12 +86,14 @@ class SliceCache:
         self.renders = 0
 
     def peek(self, key: str, data_version: int) -> Rendered | None:
-        """The cached rendering if it was built at ``data_version``: no database work, no lock wait."""
-        cached = self._entries.get(key)
-        if cached is None or cached.data_version != data_version:
-            return None
-        self.hits += 1
-        return cached
+        """The cached rendering if it was built at ``data_version``: no database work."""
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is None or cached.data_version != data_version:
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return cached
 
     def get(
         self,
@@ -102,12 +104,10 @@ class SliceCache:
         fmt: str,
     ) -> Rendered:
         """The rendered slice at ``data_version``: cached, re-validated, or freshly rendered."""
-        with self._lock:
-            cached = self._entries.get(key)
-            if cached is not None and cached.data_version == data_version:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return cached
+        hit = self.peek(key, data_version)
+        if hit is not None:
+            return hit
+        cached = self._entries.get(key)  # built at another version: revalidated below
         title, items = load()
         etag = slice_etag(fmt, key, title, items)
         if cached is not None and cached.etag == etag:

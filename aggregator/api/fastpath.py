@@ -56,9 +56,10 @@ class Answers:
         bare = [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()]
         full = [*bare, (b"content-type", media_type.encode()), (b"content-length", b"%d" % len(entry.body))]
         answer = Answer(scope.get("route"), entry.data_version, entry.etag.encode(), full, bare, entry.body)
+        key = request_key(scope)
         with self._lock:
-            self._entries[request_key(scope)] = answer
-            self._entries.move_to_end(request_key(scope))
+            self._entries[key] = answer
+            self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
