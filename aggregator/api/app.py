@@ -60,9 +60,6 @@ def app_from_environment() -> FastAPI:
     return create_app(make_engine(database_url(None)), load_config(config_path(None)))
 
 
-SERVERS = ("granian", "uvicorn")
-
-
 def serve(
     engine: Engine,
     config: Config,
