@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
 import sys
 import tempfile
 import time
@@ -30,11 +30,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from _common import (
-    REPO,
     add_db_arguments,
     add_idle_argument,
     banner,
-    free_port,
     load_note,
     percentile,
     print_table,
@@ -42,6 +40,7 @@ from _common import (
     selected_kinds,
     wait_idle,
 )
+from hotfeed import Server
 from slices import Shape, analyze, load, site_name, tag_name
 from sqlalchemy import text
 
@@ -97,23 +96,12 @@ def japanese_titles(url: str) -> None:
         engine.dispose()
 
 
-def serve(url: str, work: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+def serve(url: str, work: Path) -> Server:
     config = work / "feeds.toml"
     config.write_text("[server]\nversion_interval = 1\n", "utf-8")
     command = [sys.executable, "-m", "aggregator.cli", "--config", str(config), "--db", url, "serve"]
-    proc = subprocess.Popen(
-        [*command, "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
-                return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))  # every CPU this process may use
+    return Server([*command, "--port", "{port}"], cpus, work / "server.log")
 
 
 def request(port: int, path: str) -> tuple[float, int]:
@@ -136,7 +124,8 @@ def bench_one(kind: str, url: str, args: argparse.Namespace, work: Path) -> tupl
     finally:
         engine.dispose()
     japanese_titles(url)
-    proc, port = serve(url, work)
+    server = serve(url, work)
+    port = server.port
     timings: list[tuple[float, str]] = []
     errors = 0
     try:
@@ -147,8 +136,7 @@ def bench_one(kind: str, url: str, args: argparse.Namespace, work: Path) -> tupl
                 errors += status != 200
                 timings.append((ms, with_format(path, fmt)))
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.stop()
     values = [ms for ms, _ in timings]
     row = [
         kind,
