@@ -25,21 +25,13 @@ from feedserver import FeedServer, Request, Response
 from procs import run_cli, start_cli
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from test_sources import rss
 
 from aggregator.config import load_config
 from aggregator.db import make_engine
 from aggregator.poller import LOCK_NAME, Poller, RunReport
 from aggregator.store import locks
 from aggregator.store.sources import SOURCE
-
-
-def rss(name: str) -> bytes:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-        f"<title>{name}</title><link>https://{name}.example/</link><description>d</description>"
-        f"<item><title>{name} one</title><link>https://{name}.example/one</link>"
-        "<pubDate>Mon, 05 Feb 2024 10:00:00 GMT</pubDate></item></channel></rss>"
-    ).encode()
 
 
 @dataclass
