@@ -168,6 +168,23 @@ class Sighting(SQLModel, table=True):
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class BookmarkPoint(SQLModel, table=True):
+    """An item's bookmark count as one source reported it, when the count changed.
+
+    One row per (item, source, time); old rows are compacted (``store.history``) so an
+    item keeps a few points per hour, then per day. ``(at, item_id)`` finds the items whose
+    count moved in a window, for the rising sort.
+    """
+
+    __tablename__ = "bookmark_point"
+    __table_args__ = (Index("ix_bookmark_point_at", "at", "item_id"),)
+
+    item_id: int = Field(sa_column=Column(ID_TYPE, primary_key=True))
+    source_id: int = Field(primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    count: int = Field(sa_column=Column(Integer, nullable=False))
+
+
 class Meta(SQLModel, table=True):
     """Small key/value facts: the data version every write bumps."""
 

@@ -64,7 +64,9 @@ def insert_rows(engine: Engine, metadata: MetaData, rows: Rows) -> None:
 
 def only(rows: Rows, columns: dict[str, set[str]]) -> Rows:
     return {
-        name: [{k: v for k, v in r.items() if k in columns[name]} for r in rs] for name, rs in rows.items()
+        name: [{k: v for k, v in r.items() if k in columns[name]} for r in rs]
+        for name, rs in rows.items()
+        if name in columns
     }
 
 

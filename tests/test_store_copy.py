@@ -25,6 +25,8 @@ def dump(engine: Engine, columns: dict[str, set[str]] | None = None) -> dict[str
     with engine.connect() as conn:
         for table in copied_tables():
             wanted = [c for c in table.columns if columns is None or c.name in columns.get(table.name, set())]
+            if not wanted:  # a table the database being compared did not have
+                continue
             query = select(*wanted).order_by(*table.primary_key.columns)
             rows[table.name] = [dict(row._mapping) for row in conn.execute(query)]
     return rows
