@@ -138,6 +138,16 @@ class FeedMeta:
     feed_id: str  # stable per slice, e.g. "tag:host,2026:/feeds/tag/kubernetes"
     updated: datetime  # newest item's updated time, or a fixed epoch when empty
     generator: str = "aggregator"
+    links: tuple[FeedLink, ...] = ()  # more feed-level links: hub, next, prev-archive, ...
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    """A feed-level link beyond self and alternate (Atom ``<link>``, RSS ``atom:link``; JSON Feed maps
+    ``next`` to ``next_url`` and ``hub`` to ``hubs``)."""
+
+    rel: str
+    href: str
 
 
 @dataclass(frozen=True)

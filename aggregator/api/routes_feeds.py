@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from urllib.parse import quote_from_bytes, urlencode
 
 from fastapi import APIRouter, Request
@@ -74,20 +75,21 @@ async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> R
     entry = s.cache.peek(key, version)
     if entry is None:
         title = f"{heading} — aggregator"
-        meta_base = {
-            "title": title,
-            "subtitle": sl.description,
-            "self_url": self_url,
-            "html_url": str(request.base_url).rstrip("/") + sl.html,
-            "feed_id": feed_id(ext, sl, flt, request),
-        }
+        make_meta = partial(
+            FeedMeta,
+            title=title,
+            subtitle=sl.description,
+            self_url=self_url,
+            html_url=str(request.base_url).rstrip("/") + sl.html,
+            feed_id=feed_id(ext, sl, flt, request),
+        )
 
         def load() -> tuple[str, Sequence[ItemView]]:
             with read_connection(s) as conn:
                 return title, select_slice(conn, flt)
 
         def render(items: Sequence[ItemView]) -> bytes:
-            meta = FeedMeta(updated=newest_update(items), **meta_base)
+            meta = make_meta(updated=newest_update(items))
             return render_feed(ext, meta, items, extensions=extensions)
 
         entry = await run_in_threadpool(s.cache.get, key, version, load, render, ext)

@@ -174,9 +174,7 @@ class GuardedResolver(AbstractResolver):
         allowed = [r for r in results if self._policy.permits_text(r["host"])]
         if not allowed:
             found = ", ".join(r["host"] for r in results) or "nothing"
-            raise HostBlockedError(
-                f"{host} resolves only to blocked addresses ({found}); {PRIVATE_HINT}"
-            )
+            raise HostBlockedError(f"{host} resolves only to blocked addresses ({found}); {PRIVATE_HINT}")
         return allowed
 
     async def close(self) -> None:

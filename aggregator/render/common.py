@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from html import escape
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from ..sanitize import clean_html, clean_text, safe_url, strip_invalid_chars
-from ..views import FeedMeta, ItemView
+from ..views import FeedLink, FeedMeta, ItemView
 
 FORMATS = ("atom", "rss", "json")
 MEDIA_TYPES: dict[str, str] = {
@@ -30,6 +30,7 @@ MEDIA_TYPES: dict[str, str] = {
 }
 AGG_NS = "https://aggregator.invalid/ns/1.0"  # extension elements, only with extensions=True
 DC_NS = "http://purl.org/dc/elements/1.1/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 ITEM_ID_PREFIX = "tag:aggregator,2026:item/"
 UNTITLED = "(untitled)"
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
@@ -198,4 +199,13 @@ def generator(meta: FeedMeta, fmt: str, *, extensions: bool) -> Any:
     fg.link(href=strip_invalid_chars(meta.html_url or meta.self_url), rel="alternate", type="text/html")
     fg.updated(as_utc(meta.updated))  # also RSS lastBuildDate; feedgen would use "now" otherwise
     fg.generator(clean_text(meta.generator) or "aggregator")
+    if meta.links:
+        # After feedgen's own links: RSS takes its <link> from the last one feedgen holds.
+        fg.agg.add = partial(_add_links, meta.links, "link" if atom else f"{{{ATOM_NS}}}link")
     return fg
+
+
+def _add_links(links: tuple[FeedLink, ...], tag: str, root: Any) -> None:
+    parent = root if tag == "link" else root[0]  # Atom: <feed>; RSS: <rss><channel>
+    for link in links:
+        sub(parent, tag, rel=link.rel, href=strip_invalid_chars(link.href))

@@ -56,7 +56,7 @@ def _item(item: ItemView, extensions: bool) -> dict[str, Any]:
 
 
 def render_json(meta: FeedMeta, items: Sequence[ItemView], *, extensions: bool = False) -> bytes:
-    feed = {
+    feed: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": clean_text(meta.title) or UNTITLED,
         "home_page_url": strip_invalid_chars(meta.html_url or meta.self_url),
@@ -64,4 +64,9 @@ def render_json(meta: FeedMeta, items: Sequence[ItemView], *, extensions: bool =
         "description": clean_text(meta.subtitle) or clean_text(meta.title) or UNTITLED,
         "items": [_item(item, extensions) for item in items],
     }
+    for link in meta.links:
+        if link.rel == "next":
+            feed["next_url"] = strip_invalid_chars(link.href)
+        elif link.rel == "hub":
+            feed.setdefault("hubs", []).append({"type": "WebSub", "url": strip_invalid_chars(link.href)})
     return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8")
