@@ -26,7 +26,7 @@ from aggregator.render import (
     render_rss,
 )
 from aggregator.sanitize import clean_html
-from aggregator.views import Enclosure, FeedMeta, ItemView, SourceRef
+from aggregator.views import Enclosure, FeedLink, FeedMeta, ItemView, SourceRef
 
 ATOM = "http://www.w3.org/2005/Atom"
 AGG = "https://aggregator.invalid/ns/1.0"
@@ -779,3 +779,22 @@ def test_bookmark_only_item_has_text_content(fmt: str, case: str) -> None:
     for extensions in (False, True):
         data = render_feed(fmt, meta_for(fmt), [item], extensions=extensions)
         assert item_text(fmt, data) == expected
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+def test_feed_level_links_reach_every_format(fmt: str) -> None:
+    links = (
+        FeedLink("hub", "https://agg.test/websub"),
+        FeedLink("next", "https://agg.test/feeds/all?x=1&y=2"),
+    )
+    body = render_feed(fmt, meta_for(fmt, links=links), [make_item("k1", link="https://a.test/1")])
+    if fmt == "json":
+        doc = json.loads(body)
+        assert doc["hubs"] == [{"type": "WebSub", "url": "https://agg.test/websub"}]
+        assert doc["next_url"] == "https://agg.test/feeds/all?x=1&y=2"
+        return
+    parsed = parse_back(body)
+    found = {(link["rel"], link["href"]) for link in parsed.feed.links}
+    assert {("hub", "https://agg.test/websub"), ("next", "https://agg.test/feeds/all?x=1&y=2")} <= found
+    if fmt == "rss":  # the channel's own <link> is still the HTML listing
+        assert parse_xml(body).findtext("channel/link") == meta_for(fmt).html_url
