@@ -2,7 +2,9 @@
 
 Frozen dataclasses, no behaviour beyond naming things: ``ItemView`` (one merged
 item) with its ``SourceRef``s, ``SourceView`` (a source and its health),
-``TagCount``, and ``PollStatus``, what a poll made of a source. ``source_label``
+``TagCount``, ``PollStatus``, what a poll made of a source, and ``Provenance``,
+why an item is there: its ``Sighted`` sources, its ``FieldOrigin``s and its
+``BookmarkPoint``s. ``source_label``
 is the one place that says what a source is called. The SQL tables live in
 ``models``; these are what a user sees of them.
 """
@@ -157,3 +159,51 @@ class TagCount:
     name: str
     display: str
     count: int
+
+
+FieldRule = Literal["owner", "all_sources", "first_seen"]
+
+
+@dataclass(frozen=True)
+class Sighted:
+    """One source that carried an item, and all it said about it (a sighting, with its source)."""
+
+    source: SourceRef  # id, url, label, kind; user and comment as that source gave them
+    tags: tuple[str, ...]  # display forms, as this source gave them
+    tag_names: tuple[str, ...]  # normalized forms, same order as ``tags``
+    bookmark_count: int | None  # the count this source reported, if any
+    said_at: datetime | None  # the entry's own date in this source
+    first_seen: datetime
+    last_seen: datetime
+    owner: bool  # the item keeps this source's text fields
+
+
+@dataclass(frozen=True)
+class FieldOrigin:
+    """Where one field of an item came from, by the rule that merges what its sources say."""
+
+    field: str
+    rule: FieldRule  # owner: the owning source's; all_sources: merged from every source; first_seen
+    sources: tuple[int, ...]  # ids of the sources it came from, as far as the sightings tell
+    note: str  # the rule in words
+
+
+@dataclass(frozen=True)
+class BookmarkPoint:
+    """An item's bookmark count as one source reported it at one time."""
+
+    at: datetime
+    count: int
+    source_id: int
+    source_title: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Why an item is there: every source that carried it, where its fields came from, its counts."""
+
+    item: ItemView
+    owner_source_id: int | None
+    sightings: tuple[Sighted, ...]  # oldest sighting first
+    fields: tuple[FieldOrigin, ...]
+    history: tuple[BookmarkPoint, ...]  # oldest first

@@ -30,6 +30,7 @@ from aggregator.store import (
     keys,
     leases,
     locks,
+    provenance,
     ranges,
     rekey,
     slices,
@@ -62,6 +63,7 @@ BOUNDARY_MODULES = (
     keys,
     leases,
     locks,
+    provenance,
     ranges,
     rekey,
     slices,
@@ -81,6 +83,8 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "slices.tag_counts": lambda c: slices.tag_counts(c),
     "slices.source_rows": lambda c: slices.source_rows(c),
     "slices.item_count": lambda c: slices.item_count(c),
+    "slices.item_views": lambda c: slices.item_views(c, [{"id": 1}]),
+    "provenance.item_provenance": lambda c: provenance.item_provenance(c, 1),
     "ranges.steer_sqlite": lambda c: ranges.steer_sqlite(
         c, ranges.ranges_of(Filter(sites=("a.example",))), 50
     ),

@@ -1,29 +1,35 @@
 """The JSON routes: ``/api/items`` (filtered by query parameters, with cursor
-pagination), ``/api/tags`` (tags with item counts and their feeds),
-``/api/sources`` (sources and their health), ``/healthz`` (liveness: the process
-answers, no database work) and ``/readyz`` (readiness: the database answers, else
-503). Each reads through ``read_connection`` and returns a model from
-``schemas``; feeds and HTML belong to the other route modules.
+pagination), ``/api/items/{id}`` (one item and why it is here), ``/api/tags``
+(tags with item counts and their feeds), ``/api/sources`` (sources and their
+health), ``/healthz`` (liveness: the process answers, no database work) and
+``/readyz`` (readiness: the database answers, else 503). Each reads through
+``read_connection`` and returns a model from ``schemas``; feeds and HTML belong
+to the other route modules.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
-from ..errors import StorageError
+from ..errors import NotFoundError, StorageError
 from ..filters import parse_filter
 from ..paths import tag_path
 from ..store.common import read_data_version
+from ..store.provenance import MAX_ITEM_ID, item_provenance
 from ..store.slices import Cursor, select_slice, source_rows, tag_counts
 from .deps import SettingsDep, read_connection
-from .schemas import ERRORS, ItemOut, ItemsPage, SourceOut, TagOut
+from .schemas import ERRORS, ItemOut, ItemsPage, ProvenanceOut, SourceOut, TagOut
 from .slices import query_params
 
 log = logging.getLogger("aggregator.api")
 router = APIRouter()
+ItemId = Annotated[
+    int, Path(alias="id", ge=1, le=MAX_ITEM_ID, description="The item's id, as /api/items gives it")
+]
 
 
 @router.get("/api/items", response_model=ItemsPage, responses=ERRORS, summary="Items matching the filters")
@@ -40,6 +46,20 @@ def api_items(request: Request, s: SettingsDep) -> ItemsPage:
         next_cursor=Cursor(last.published, last.id).encode() if last else None,
         filter=flt.canonical(),
     )
+
+
+@router.get(
+    "/api/items/{id}",
+    response_model=ProvenanceOut,
+    responses=ERRORS,
+    summary="One item and why it is here: its sources, its fields' origins, its bookmark history",
+)
+def api_item(item_id: ItemId, s: SettingsDep) -> ProvenanceOut:
+    with read_connection(s) as conn:
+        prov = item_provenance(conn, item_id)
+    if prov is None:
+        raise NotFoundError(f"no item {item_id}")
+    return ProvenanceOut.from_view(prov, f"/item/{item_id}")
 
 
 @router.get("/api/tags", response_model=list[TagOut], summary="Tags with item counts")

@@ -1,8 +1,8 @@
 """The JSON the API returns, as pydantic models that also draw the OpenAPI
-schema: items and their sources, a page of items, tags, source health and the
-error body, and the ``ERRORS`` responses a route declares. ``ItemOut`` and
-``SourceOut`` are read from the store's ``ItemView`` and ``SourceView``
-(``from_view``). No routes and no queries belong here.
+schema: items and their sources, a page of items, one item's provenance, tags,
+source health and the error body, and the ``ERRORS`` responses a route declares.
+``ItemOut``, ``ProvenanceOut`` and ``SourceOut`` are read from the store's
+``ItemView``, ``Provenance`` and ``SourceView`` (``from_view``). No routes and no queries belong here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import Category
-from ..views import ItemView, PollStatus, SourceView
+from ..views import FieldRule, ItemView, PollStatus, Provenance, SourceView
 
 
 class SourceRefOut(BaseModel):
@@ -53,6 +53,83 @@ class ItemsPage(BaseModel):
     items: list[ItemOut]
     next_cursor: str | None
     filter: str
+
+
+class SightingOut(BaseModel):
+    """One source that carried the item, and what it said about it."""
+
+    source_id: int
+    kind: str  # site | tag | user | feed
+    title: str  # what to call the source
+    url: str
+    tags: list[str]  # as this source gave them (display forms)
+    user: str | None  # who bookmarked it (bookmark feeds)
+    comment: str | None  # that user's comment, plain text
+    bookmark_count: int | None  # the count this source reported
+    said_at: datetime | None  # the entry's own date in this source
+    first_seen: datetime  # when this source first carried it
+    last_seen: datetime  # when this source last carried it
+    owner: bool  # the item keeps this source's text fields
+
+
+class FieldOriginOut(BaseModel):
+    """Where one field of the item came from."""
+
+    field: str
+    rule: FieldRule  # owner | all_sources | first_seen
+    sources: list[int]  # source ids
+    note: str
+
+
+class BookmarkPointOut(BaseModel):
+    at: datetime
+    count: int
+    source_id: int
+    source_title: str
+
+
+class ProvenanceOut(BaseModel):
+    """One item and why it is here: its sources, its fields' origins, its bookmark-count history."""
+
+    item: ItemOut
+    page: str  # the item's HTML page
+    owner_source_id: int | None
+    sightings: list[SightingOut]  # first sighted first
+    fields: list[FieldOriginOut]
+    bookmark_history: list[BookmarkPointOut]  # oldest first
+
+    @classmethod
+    def from_view(cls, prov: Provenance, page: str) -> ProvenanceOut:
+        return cls(
+            item=ItemOut.from_view(prov.item),
+            page=page,
+            owner_source_id=prov.owner_source_id,
+            sightings=[
+                SightingOut(
+                    source_id=s.source.id,
+                    kind=s.source.kind,
+                    title=s.source.title,
+                    url=s.source.url,
+                    tags=list(s.tags),
+                    user=s.source.user,
+                    comment=s.source.comment,
+                    bookmark_count=s.bookmark_count,
+                    said_at=s.said_at,
+                    first_seen=s.first_seen,
+                    last_seen=s.last_seen,
+                    owner=s.owner,
+                )
+                for s in prov.sightings
+            ],
+            fields=[
+                FieldOriginOut(field=f.field, rule=f.rule, sources=list(f.sources), note=f.note)
+                for f in prov.fields
+            ],
+            bookmark_history=[
+                BookmarkPointOut(at=p.at, count=p.count, source_id=p.source_id, source_title=p.source_title)
+                for p in prov.history
+            ],
+        )
 
 
 class TagOut(BaseModel):

@@ -67,7 +67,7 @@ def select_slice(conn: Connection, flt: Filter, *, after: Cursor | None = None) 
     if query is None:
         return []
     rows = list(conn.execute(query).mappings())
-    return _views(conn, rows)
+    return item_views(conn, rows)
 
 
 @wrap_storage_errors()
@@ -189,7 +189,9 @@ def _source_ids(conn: Connection, refs: Sequence[str]) -> list[int]:
     return [int(i) for i in conn.execute(query).scalars()]
 
 
-def _views(conn: Connection, rows: list[Any]) -> list[ItemView]:
+@wrap_storage_errors()
+def item_views(conn: Connection, rows: Sequence[Any]) -> list[ItemView]:
+    """The items of ``rows`` (rows of the item table, in order) with their tags and sources."""
     ids = [r["id"] for r in rows]
     if not ids:
         return []
