@@ -1,6 +1,7 @@
 """What every route depends on: ``Settings`` (engine, config, clock, the slice
 cache and the named outputs), the ``SettingsDep`` alias that hands them to a
-route, and ``read_connection``, the one way a route reads the database. Routes,
+route, ``ItemId``, an item's id taken from the path (a positive 64-bit integer,
+else 422), and ``read_connection``, the one way a route reads the database. Routes,
 response models and error mapping do not belong here.
 """
 
@@ -9,13 +10,14 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.engine import Connection, Engine
 
 from ..clock import Clock
 from ..config import Config
 from ..feedcache import SliceCache
 from ..store.common import connect
+from ..store.provenance import MAX_ITEM_ID
 from ..store.versions import DataVersions
 from .fastpath import Answers
 
@@ -38,6 +40,9 @@ def get_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ItemId = Annotated[
+    int, Path(alias="id", ge=1, le=MAX_ITEM_ID, description="An item's id, as /api/items gives it")
+]
 
 
 def read_connection(s: Settings) -> AbstractContextManager[Connection]:

@@ -93,4 +93,4 @@ class RequestGuard:
 
 def _wants_html(request: Request) -> bool:
     path = request.url.path
-    return path == "/" or path.startswith(("/tag/", "/site/"))
+    return path == "/" or path.startswith(("/tag/", "/site/", "/item/"))

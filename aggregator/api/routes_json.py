@@ -10,26 +10,23 @@ to the other route modules.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..errors import NotFoundError, StorageError
 from ..filters import parse_filter
+from ..pages import item_page
 from ..paths import tag_path
 from ..store.common import read_data_version
-from ..store.provenance import MAX_ITEM_ID, item_provenance
+from ..store.provenance import item_provenance
 from ..store.slices import Cursor, select_slice, source_rows, tag_counts
-from .deps import SettingsDep, read_connection
+from .deps import ItemId, SettingsDep, read_connection
 from .schemas import ERRORS, ItemOut, ItemsPage, ProvenanceOut, SourceOut, TagOut
 from .slices import query_params
 
 log = logging.getLogger("aggregator.api")
 router = APIRouter()
-ItemId = Annotated[
-    int, Path(alias="id", ge=1, le=MAX_ITEM_ID, description="The item's id, as /api/items gives it")
-]
 
 
 @router.get("/api/items", response_model=ItemsPage, responses=ERRORS, summary="Items matching the filters")
@@ -59,7 +56,7 @@ def api_item(item_id: ItemId, s: SettingsDep) -> ProvenanceOut:
         prov = item_provenance(conn, item_id)
     if prov is None:
         raise NotFoundError(f"no item {item_id}")
-    return ProvenanceOut.from_view(prov, f"/item/{item_id}")
+    return ProvenanceOut.from_view(prov, item_page(item_id))
 
 
 @router.get("/api/tags", response_model=list[TagOut], summary="Tags with item counts")

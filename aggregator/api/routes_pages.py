@@ -1,5 +1,6 @@
 """The HTML routes: the index ``/``, the listings ``/tag/{tag}`` and
-``/site/{host}`` (filtered like their feeds) and the stylesheet, and
+``/site/{host}`` (filtered like their feeds), an item's sources ``/item/{id}``
+and the stylesheet, and
 ``html_response``, which sends every page, error pages included, with a strict
 Content-Security-Policy. The markup itself belongs to ``aggregator.pages``.
 """
@@ -10,8 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from .. import pages
+from ..errors import NotFoundError
+from ..store.provenance import item_provenance
 from ..store.slices import item_count, select_slice, source_rows, tag_counts
-from .deps import Settings, SettingsDep, read_connection
+from .deps import ItemId, Settings, SettingsDep, read_connection
 from .responses import html_response
 from .slices import Slice, resolve, site_slice, tag_slice
 
@@ -35,6 +38,15 @@ def tag_page(tag: str, request: Request, s: SettingsDep) -> Response:
 @router.get("/site/{host}", response_class=HTMLResponse, include_in_schema=False)
 def site_page(host: str, request: Request, s: SettingsDep) -> Response:
     return _listing(s, request, site_slice(host))
+
+
+@router.get("/item/{id}", response_class=HTMLResponse, include_in_schema=False)
+def item_page(item_id: ItemId, s: SettingsDep) -> Response:
+    with read_connection(s) as conn:
+        prov = item_provenance(conn, item_id)
+    if prov is None:
+        raise NotFoundError(f"no item {item_id}")
+    return html_response(pages.render_item(prov, s.zone))
 
 
 @router.get("/static/style.css", include_in_schema=False)

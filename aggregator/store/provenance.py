@@ -35,7 +35,7 @@ OWNER_NOTE = (
 )
 NOTES = {
     "published": "the owning source's date; while no source had given one, the first date any source gave",
-    "updated": "the newest update the owning source reported",
+    "updated": "the newest update any source reported while it owned the item (not kept per source)",
     "site": "the host of the link",
     "tags": "the union of every source's tags",
     "bookmark_count": "the highest count any source reported",
@@ -79,7 +79,7 @@ def field_origins(row: RowMapping, sightings: Sequence[Sighted]) -> tuple[FieldO
     else:
         origins.append(FieldOrigin("published", "first_seen", (), FIRST_SEEN_NOTE))
     origins += [
-        FieldOrigin("updated", "owner", mine, NOTES["updated"]),
+        FieldOrigin("updated", "owner", (), NOTES["updated"]),
         FieldOrigin("site", "owner", mine, NOTES["site"]),
         FieldOrigin("tags", "all_sources", said(lambda s: s.tags), NOTES["tags"]),
     ]
