@@ -24,6 +24,7 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: http:; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+ITEM_PAGES = "/item/"  # an item's page is this and its id
 STYLE = """
 body{font-family:system-ui,-apple-system,"Hiragino Sans","Noto Sans JP",sans-serif;max-width:52rem;
 margin:2rem auto;padding:0 1rem;color:#222;line-height:1.55}
@@ -191,7 +192,7 @@ def _item_html(item: ItemView, zone: tzinfo | None, lang: str) -> str:
 
 def item_page(item_id: int) -> str:
     """The path of an item's page: its sources, where its fields came from, its bookmark history."""
-    return f"/item/{int(item_id)}"
+    return f"{ITEM_PAGES}{int(item_id)}"
 
 
 def render_item(prov: Provenance, zone: tzinfo | None = None) -> str:

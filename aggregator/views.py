@@ -141,6 +141,9 @@ class FeedMeta:
     updated: datetime  # newest item's updated time, or a fixed epoch when empty
     generator: str = "aggregator"
     links: tuple[FeedLink, ...] = ()  # more feed-level links: hub, next, prev-archive, ...
+    item_pages: str = (
+        ""  # absolute URL an item's id is appended to for its page ("https://host/item/"); "": none
+    )
 
 
 @dataclass(frozen=True)

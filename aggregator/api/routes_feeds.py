@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from ..errors import NotFoundError
 from ..feedcache import http_date, is_not_modified, newest_update
 from ..filters import Filter
+from ..pages import ITEM_PAGES
 from ..render import FORMATS, MEDIA_TYPES, render_feed
 from ..store.slices import select_slice
 from ..views import FeedMeta, ItemView
@@ -82,6 +83,7 @@ async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> R
             self_url=self_url,
             html_url=str(request.base_url).rstrip("/") + sl.html,
             feed_id=feed_id(ext, sl, flt, request),
+            item_pages=str(request.base_url).rstrip("/") + ITEM_PAGES,
         )
 
         def load() -> tuple[str, Sequence[ItemView]]:

@@ -1,6 +1,6 @@
 """Atom 1.0 (RFC 4287): entries with content or summary as HTML, categories with
-labels, enclosure links, the first source that carried the item and, with
-extensions, the bookmark count."""
+labels, enclosure links, the item's page as a ``related`` link, the first source
+that carried the item and, with extensions, the bookmark count."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def _extras(entry: Entry, extensions: bool, element: Any) -> None:
         attrs.update({"type": media_type} if media_type else {})
         attrs.update({"length": str(length)} if length is not None else {})
         sub(element, "link", **attrs)
+    if entry.page:
+        sub(element, "link", rel="related", type="text/html", href=entry.page)
     if entry.source:
         source = sub(element, "source")
         sub(source, "id", entry.source[0])
@@ -37,7 +39,7 @@ def render_atom(meta: FeedMeta, items: Sequence[ItemView], *, extensions: bool =
         fg.subtitle(subtitle)
     # RFC 4287 4.1.1: a feed needs an author unless every entry has one.
     fg.author(name=clean_text(meta.title) or UNTITLED)
-    for entry in map(prepare, items):
+    for entry in (prepare(item, meta.item_pages) for item in items):
         fe = fg.add_entry(order="append")
         fe.id(entry.id)
         fe.title(entry.title)

@@ -1,7 +1,8 @@
 """What every format shares: the constants, ``item_id``, ``Entry`` (an item with
-every field cleaned once), ``bookmark_note`` (the text of an item known only
-from bookmarks) and the feedgen scaffolding of the two XML formats. Each
-format's own elements belong to ``atom``, ``rss`` and ``jsonfeed``.
+every field cleaned once, and the URL of its page when ``FeedMeta.item_pages``
+is set), ``bookmark_note`` (the text of an item known only from bookmarks) and
+the feedgen scaffolding of the two XML formats. Each format's own elements
+belong to ``atom``, ``rss`` and ``jsonfeed``.
 """
 
 from __future__ import annotations
@@ -102,9 +103,10 @@ class Entry:
     enclosures: tuple[tuple[str, str | None, int | None], ...]  # (url, media type, length)
     source: tuple[str, str, datetime] | None  # (url, title, when it carried the item), first usable
     bookmark_count: int | None
+    page: str | None  # the item's page on this server: its sources and why it is here
 
 
-def prepare(item: ItemView) -> Entry:
+def prepare(item: ItemView, item_pages: str = "") -> Entry:
     link = safe_url(item.link)
     tags = []
     for index, raw_label in enumerate(item.tags):
@@ -135,6 +137,7 @@ def prepare(item: ItemView) -> Entry:
         enclosures=tuple(enclosures),
         source=source,
         bookmark_count=item.bookmark_count,
+        page=safe_url(f"{item_pages}{item.id}") if item_pages else None,
     )
 
 

@@ -1,6 +1,7 @@
 """JSON Feed 1.1: items with content_html (or the plain-text note as content_text),
-summary, image, dates, authors, tags, attachments and, with extensions, the
-``_aggregator`` object (sources with users and comments, bookmark count, site)."""
+summary, image, dates, authors, tags, attachments, the item's page as
+``_aggregator.item_url`` and, with extensions, the rest of the ``_aggregator``
+object (sources with users and comments, bookmark count, site)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def _aggregator(item: ItemView) -> dict[str, Any]:
     }
 
 
-def _item(item: ItemView, extensions: bool) -> dict[str, Any]:
-    entry = prepare(item)
+def _item(item: ItemView, extensions: bool, item_pages: str) -> dict[str, Any]:
+    entry = prepare(item, item_pages)
     out: dict[str, Any] = {"id": entry.id, "url": entry.link, "title": entry.title}
     summary = clean_text(item.summary)
     if entry.content or entry.summary:
@@ -51,7 +52,12 @@ def _item(item: ItemView, extensions: bool) -> dict[str, Any]:
         | ({"size_in_bytes": length} if length is not None else {})
         for url, media_type, length in entry.enclosures
     ] or None
-    out["_aggregator"] = _aggregator(item) if extensions else None
+    ours = _aggregator(item) if extensions else {}
+    if entry.page:
+        # Not external_url: that names the page a linkblog post talks about. A member starting
+        # with "_" is JSON Feed's own way to extend an item; readers that do not know it skip it.
+        ours["item_url"] = entry.page
+    out["_aggregator"] = ours or None
     return {key: value for key, value in out.items() if value is not None}
 
 
@@ -62,7 +68,7 @@ def render_json(meta: FeedMeta, items: Sequence[ItemView], *, extensions: bool =
         "home_page_url": strip_invalid_chars(meta.html_url or meta.self_url),
         "feed_url": strip_invalid_chars(meta.self_url),
         "description": clean_text(meta.subtitle) or clean_text(meta.title) or UNTITLED,
-        "items": [_item(item, extensions) for item in items],
+        "items": [_item(item, extensions, meta.item_pages) for item in items],
     }
     for link in meta.links:
         if link.rel == "next":

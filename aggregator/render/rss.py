@@ -1,6 +1,6 @@
 """RSS 2.0: items with the summary as description (content:encoded when both
-exist), categories, one enclosure, the first source, dc:creator and, with
-extensions, the bookmark count."""
+exist), categories, one enclosure, the first source, dc:creator, the item's page
+as an ``atom:link rel="related"`` and, with extensions, the bookmark count."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from ..sanitize import clean_text
 from ..views import FeedMeta, ItemView
 from .common import (
+    ATOM_NS,
     DC_NS,
     DEFAULT_MEDIA_TYPE,
     UNTITLED,
@@ -30,6 +31,9 @@ def _extras(entry: Entry, extensions: bool, element: Any) -> None:
     sub(element, "pubDate", format_datetime(entry.published))
     if entry.author:
         sub(element, f"{{{DC_NS}}}creator", entry.author)
+    if entry.page:
+        # An atom:link, not <comments>: the page says where the item came from, it takes no comments.
+        sub(element, f"{{{ATOM_NS}}}link", rel="related", type="text/html", href=entry.page)
     if extensions:
         add_bookmark_count(entry, element)
 
@@ -37,7 +41,7 @@ def _extras(entry: Entry, extensions: bool, element: Any) -> None:
 def render_rss(meta: FeedMeta, items: Sequence[ItemView], *, extensions: bool = False) -> bytes:
     fg = generator(meta, "rss", extensions=extensions)
     fg.description(clean_text(meta.subtitle) or clean_text(meta.title) or UNTITLED)
-    for entry in map(prepare, items):
+    for entry in (prepare(item, meta.item_pages) for item in items):
         fe = fg.add_entry(order="append")
         fe.guid(entry.id, permalink=False)
         fe.title(entry.title)
