@@ -798,3 +798,38 @@ def test_feed_level_links_reach_every_format(fmt: str) -> None:
     assert {("hub", "https://agg.test/websub"), ("next", "https://agg.test/feeds/all?x=1&y=2")} <= found
     if fmt == "rss":  # the channel's own <link> is still the HTML listing
         assert parse_xml(body).findtext("channel/link") == meta_for(fmt).html_url
+
+
+# -- each item's page ----------------------------------------------------------------------------
+
+ITEM_PAGES = "https://agg.example/item/"
+
+
+def related_links(fmt: str, body: bytes) -> list[list[str]]:
+    """Per item, the URLs of its page as a reader finds them."""
+    if fmt == "json":
+        items = json.loads(body)["items"]
+        return [[i["_aggregator"]["item_url"]] if "_aggregator" in i else [] for i in items]
+    entries = parse_back(body).entries
+    return [[link.href for link in e.get("links", []) if link.rel == "related"] for e in entries]
+
+
+@pytest.mark.parametrize("extensions", [False, True], ids=["default", "ext"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_each_item_links_to_its_page(fmt: str, extensions: bool) -> None:
+    body = render_feed(fmt, meta_for(fmt, item_pages=ITEM_PAGES), ITEMS, extensions=extensions)
+    assert related_links(fmt, body) == [[f"{ITEM_PAGES}{item.id}"] for item in ITEMS]
+    if fmt == "atom":
+        validate_atom(body)
+    if fmt != "json" and not extensions:
+        assert namespaces_used(body) <= STANDARD_NAMESPACES[fmt]
+    if fmt == "json" and extensions:  # the page joins the extension data, it does not replace it
+        assert all("sources" in i["_aggregator"] for i in json.loads(body)["items"])
+
+
+@pytest.mark.parametrize("base", ["", "javascript:alert(1)//", "/item/"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_page_link_without_an_absolute_http_base(fmt: str, base: str) -> None:
+    body = render_feed(fmt, meta_for(fmt, item_pages=base), ITEMS)
+    assert related_links(fmt, body) == [[] for _ in ITEMS]
+    assert b"alert" not in body
