@@ -36,10 +36,10 @@ from aggregator.api import create_app
 from aggregator.config import Config, load_config
 from aggregator.db import make_engine
 from aggregator.filters import parse_filter
-from aggregator.pages import FeedLinks, render_index, render_listing
+from aggregator.pages import FeedLinks, render_index, render_item, render_listing
 from aggregator.poller import Poller
 from aggregator.store.slices import select_slice, source_rows, tag_counts
-from aggregator.views import ItemView, SourceView
+from aggregator.views import BookmarkPoint, FieldOrigin, ItemView, Provenance, Sighted, SourceRef, SourceView
 
 FEED_TYPES = ("application/atom+xml", "application/rss+xml", "application/feed+json")
 PAGES = ("/", "/tag/kubernetes", "/site/deeeet.com")
@@ -681,3 +681,48 @@ def test_a_host_in_either_spelling_is_one_site_shown_in_unicode(tmp_path: Path, 
     assert titles == ["punycode spelling", "unicode spelling"]
     shown_hosts = {text(a) for a in root.iter("a") if (a.get("href") or "").startswith("/site/")}
     assert shown_hosts == {"例え.jp"}
+
+
+# -- an item's page: why it is here ---------------------------------------------------------------
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def hostile_provenance() -> Provenance:
+    when = TOKYO_MIDNIGHT.astimezone(UTC)
+    ref = SourceRef(7, "javascript:alert(3)", f"feed {HOSTILE}", "user", user=f"u{HOSTILE}", comment=HOSTILE)
+    item = replace(view(5, None), title=f"t{HOSTILE}", link="javascript:alert(4)")
+    item = replace(item, tags=(HOSTILE,), tag_names=("x",))
+    sighted = Sighted(ref, (HOSTILE,), ("x",), 3, when, when, when, owner=True)
+    return Provenance(
+        item=item,
+        owner_source_id=7,
+        sightings=(sighted,),
+        fields=(FieldOrigin("title", "owner", (7,), HOSTILE),),
+        history=(BookmarkPoint(when, 3, 7, HOSTILE),),
+    )
+
+
+def test_item_page_escapes_everything_sources_said() -> None:
+    html = render_item(hostile_provenance())
+    assert_safe_html(html, where="item page")
+    root = parse(html)
+    assert text(root.find("body/h1")) == f"t{HOSTILE}"  # shown as text
+    assert root.find("body/h1/a") is None  # an unsafe link is not linked
+    (table,) = by_class(root, "table", "sightings")
+    cells = [text(td) for td in table.iter("td")]
+    assert cells[:5] == [f"feed {HOSTILE} (owner)", "user", HOSTILE, f"u{HOSTILE}", HOSTILE]
+    assert [a.get("href") for a in table.iter("a")] == ["/tag/x"]  # the source's unsafe URL is not linked
+    (fields,) = by_class(root, "table", "fields")
+    assert [text(td) for td in fields.iter("td")] == ["title", "owner", f"feed {HOSTILE}", HOSTILE]
+    (history,) = by_class(root, "table", "history")
+    assert [text(td) for td in history.iter("td")][1:] == ["3", HOSTILE]
+
+
+@pytest.mark.parametrize(("zone", "shown"), [("Asia/Tokyo", "2019-05-20 00:00"), ("UTC", "2019-05-19 15:00")])
+def test_item_page_times_are_in_the_display_zone(zone: str, shown: str) -> None:
+    root = parse(render_item(hostile_provenance(), ZoneInfo(zone)))
+    (table,) = by_class(root, "table", "sightings")
+    assert [text(td) for td in table.iter("td")][6:] == [shown, shown, shown]
+    (history,) = by_class(root, "table", "history")
+    assert next(text(td) for td in history.iter("td")) == shown
