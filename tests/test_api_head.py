@@ -18,6 +18,7 @@ PATH_VALUES: dict[str, tuple[str, ...]] = {
     "tag": ("kubernetes",),
     "host": ("deeeet.com",),
     "slug": ("k8s-popular", "golang-not-docker"),
+    "id": ("1",),  # the first item polled
 }
 # A file under each mount, for the same reason.
 MOUNT_FILES = {"/docs/static": ("swagger-ui-bundle.js", "swagger-ui.css")}
