@@ -1,4 +1,5 @@
-"""Pure: the HTML pages (index, tag and site listings, an item's sources). Every value is escaped here.
+"""Pure: the HTML pages (index, tag and site listings, and an item's page: why it is
+here). Every value is escaped here; each listed item links to its page (``item_page``).
 
 Pages carry no script; the server sends them with a strict Content-Security-Policy.
 Item summaries are shown as plain-text excerpts, never as markup. Dates are shown in the
@@ -175,7 +176,8 @@ def _item_html(item: ItemView, zone: tzinfo | None, lang: str) -> str:
     site = (
         f' · <a href="/site/{escape(item.site)}">{escape(display_host(item.site))}</a>' if item.site else ""
     )
-    site += f' · <a class="why" href="{item_page(item.id)}">why is this here</a>'
+    why = f' · <a class="why" href="{item_page(item.id)}">why is this here</a>'
+    meta = f"{item.published.astimezone(zone):%Y/%m/%d}{site}{why}"
     who = "".join(
         f'<div class="who">{escape(ref.user)} {ref.seen.astimezone(zone):%Y/%m/%d}'
         + (f": {escape(ref.comment)}" if ref.comment else "")
@@ -184,7 +186,7 @@ def _item_html(item: ItemView, zone: tzinfo | None, lang: str) -> str:
         if ref.user and ref.seen
     )
     return (
-        f'<li{lang}>{head}{count}<div class="meta">{item.published.astimezone(zone):%Y/%m/%d}{site}</div>'
+        f'<li{lang}>{head}{count}<div class="meta">{meta}</div>'
         + (f"<p>{escape(text)}</p>" if text else "")
         + f"<div>{tags}</div>{who}</li>"
     )

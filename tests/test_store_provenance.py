@@ -296,7 +296,7 @@ def test_an_item_no_source_dated_is_dated_when_first_seen(polled: Polled) -> Non
         "published": T0,
         "bookmark_count": None,
     }
-    origins = {f.field: f for f in field_origins(row, undated)}  # type: ignore[arg-type]
+    origins = {f.field: f for f in field_origins(row, undated)}
     assert (origins["published"].rule, origins["published"].sources) == ("first_seen", ())
     assert origins["bookmark_count"].sources == ()
     assert origins["tags"].sources == ((undated[0].source.id,) if undated[0].tags else ())
@@ -309,6 +309,6 @@ def test_a_date_given_by_a_lower_source_names_that_source(polled: Polled) -> Non
         replace(prov.sightings[1], said_at=T0, owner=False),
     )
     row = {"owner_source_id": owner.source.id, "has_date": True, "published": T0, "bookmark_count": None}
-    origins = {f.field: f for f in field_origins(row, [owner, other])}  # type: ignore[arg-type]
+    origins = {f.field: f for f in field_origins(row, [owner, other])}
     assert origins["published"].sources == (other.source.id,)
     assert origins["title"].sources == (owner.source.id,)

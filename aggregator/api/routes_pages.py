@@ -1,8 +1,8 @@
 """The HTML routes: the index ``/``, the listings ``/tag/{tag}`` and
-``/site/{host}`` (filtered like their feeds), an item's sources ``/item/{id}``
-and the stylesheet, and
-``html_response``, which sends every page, error pages included, with a strict
-Content-Security-Policy. The markup itself belongs to ``aggregator.pages``.
+``/site/{host}`` (filtered like their feeds), an item's page ``/item/{id}`` (why
+it is here) and the stylesheet. Every page goes out through ``html_response``,
+with a strict Content-Security-Policy. The markup itself belongs to
+``aggregator.pages``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def site_page(host: str, request: Request, s: SettingsDep) -> Response:
 
 
 @router.get("/item/{id}", response_class=HTMLResponse, include_in_schema=False)
-def item_page(item_id: ItemId, s: SettingsDep) -> Response:
+def item_provenance_page(item_id: ItemId, s: SettingsDep) -> Response:
     with read_connection(s) as conn:
         prov = item_provenance(conn, item_id)
     if prov is None:

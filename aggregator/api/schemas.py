@@ -2,7 +2,8 @@
 schema: items and their sources, a page of items, one item's provenance, tags,
 source health and the error body, and the ``ERRORS`` responses a route declares.
 ``ItemOut``, ``ProvenanceOut`` and ``SourceOut`` are read from the store's
-``ItemView``, ``Provenance`` and ``SourceView`` (``from_view``). No routes and no queries belong here.
+``ItemView``, ``Provenance`` and ``SourceView`` (``from_view``). No routes and
+no queries belong here.
 """
 
 from __future__ import annotations

@@ -8,12 +8,12 @@ is only named, field by field, from what the item row and its sightings hold
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from ..ingest.merge import TEXT_FIELDS
 from ..models import BookmarkPoint as BookmarkPointRow
@@ -63,12 +63,12 @@ def item_provenance(conn: Connection, item_id: int) -> Provenance | None:
     )
 
 
-def field_origins(row: RowMapping, sightings: Sequence[Sighted]) -> tuple[FieldOrigin, ...]:
+def field_origins(row: Mapping[Any, Any], sightings: Sequence[Sighted]) -> tuple[FieldOrigin, ...]:
     """Each field of the item row ``row``, the rule that set it and the sources it came from."""
     owner = row["owner_source_id"]
     mine = (owner,) if owner is not None else ()
 
-    def said(matches: Any) -> tuple[int, ...]:
+    def said(matches: Callable[[Sighted], object]) -> tuple[int, ...]:
         return tuple(s.source.id for s in sightings if matches(s))
 
     origins = [FieldOrigin(name, "owner", mine, OWNER_NOTE) for name in TEXT_FIELDS]
