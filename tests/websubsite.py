@@ -8,10 +8,12 @@ the test sets, or a hold until the test releases it) and keeps what it received.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -130,8 +132,12 @@ class HubSite:
         self.titles = [*titles, *self.titles]
         self.source.route("/feed.xml", feed(*self.titles), content_type="application/rss+xml")
 
-    def poll(self) -> None:
-        asyncio.run(Poller(self.engine, self.config, clock=self.clock).run_once(force=True))
+    def poll(self, *, push: bool = True) -> None:
+        """A forced poll run; it delivers what changed unless ``push`` is off (as with the hub off)."""
+        config = (
+            self.config if push else replace(self.config, websub=replace(self.config.websub, enabled=False))
+        )
+        asyncio.run(Poller(self.engine, config, clock=self.clock).run_once(force=True))
 
     def rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -140,25 +146,27 @@ class HubSite:
             ]
 
 
-def site_config(source: str, **websub: Any) -> Config:
+def config_text(source: str, **websub: Any) -> str:
+    """The site's feeds.toml: one source, a named output, the hub with ``websub`` settings."""
     settings = {"allow_private_networks": True, **websub}
-    return parse_config(
-        {
-            "sources": [{"url": source}],
-            "poller": {"allow_private_networks": True, "parse_workers": 0},
-            "websub": settings,
-            "outputs": [{"slug": "news", "title": "News", "site": "news.example"}],
-        }
+    hub = "\n".join(f"{k} = {json.dumps(v)}" for k, v in settings.items())
+    return (
+        f'[[sources]]\nurl = "{source}"\n\n[poller]\nallow_private_networks = true\nparse_workers = 0\n\n'
+        f'[websub]\n{hub}\n\n[[outputs]]\nslug = "news"\ntitle = "News"\nsite = "news.example"\n'
     )
 
 
+def site_config(source: str, **websub: Any) -> Config:
+    return parse_config(tomllib.loads(config_text(source, **websub)))
+
+
 @contextmanager
-def hub_site(db_url: str, source: FeedServer, **websub: Any) -> Iterator[HubSite]:
-    """A site whose one source has been polled once (its first item stored)."""
+def hub_site(db_url: str, source: FeedServer, *, start: datetime = START, **websub: Any) -> Iterator[HubSite]:
+    """A site whose one source has been polled once (its first item stored), its clock at ``start``."""
     source.route("/feed.xml", feed("first"), content_type="application/rss+xml")
     config = site_config(source.url("/feed.xml"), **websub)
     engine = make_engine(db_url)
-    clock = Clock()
+    clock = Clock(start)
     try:
         with UvicornThread(create_app(engine, config, clock=clock)) as api:
             site = HubSite(engine, config, clock, api, source)
