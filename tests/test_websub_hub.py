@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+from dataclasses import replace
 
 import feedparser
 import pytest
@@ -262,3 +264,26 @@ def test_a_hub_that_is_off_is_neither_named_nor_answering(db_url: str, srv: Feed
         answer = site.get(site.topic())
         assert "websub" not in answer.text and 'rel="hub"' not in answer.headers["link"]
         assert site.subscribe(site.topic(), srv.url("/callback")).status_code == 404
+
+
+def test_a_topic_that_names_no_feed_any_more_is_dropped(site: HubSite, subscriber: Subscriber) -> None:
+    subscribed(site, subscriber, site.topic("/feeds/news.atom"))
+    site.config = replace(site.config, outputs=())  # the named output left the configuration
+    site.publish("second")
+    site.poll()
+    assert subscriber.deliveries() == []
+    assert site.rows() == []
+
+
+def test_the_secret_is_never_logged(
+    site: HubSite, subscriber: Subscriber, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aggregator")
+    secret = "do-not-log-this-secret"
+    subscribed(site, subscriber, site.topic(), secret=secret)
+    subscriber.status = 500
+    site.publish("second")
+    site.poll()
+    assert subscriber.deliveries()[0].header("x-hub-signature")
+    assert "delivery to" in caplog.text  # the failure was logged, without the secret
+    assert secret not in caplog.text
