@@ -1,4 +1,4 @@
-"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo, db.
+"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo, push, db.
 
 Exit status: 0 when the command ran (a poll whose sources failed still ran),
 2 for a bad configuration or bad arguments, or a database that needs ``aggregator db
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .cli_db import add_db_commands
 from .cli_observe import PollObservers, add_log_argument, add_metrics_arguments, setup_logging
 from .cli_opml import add_opml_commands
+from .cli_push import add_push_command
 from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--samples-port", type=int)
     demo.add_argument("--no-serve", action="store_true", help="ingest and exit")
     demo.set_defaults(func=cmd_demo)
+    add_push_command(sub)
     add_db_commands(sub)
     return parser
 

@@ -1,4 +1,4 @@
-"""Settings and the ``feeds/feeds.toml`` model: sources, aliases, poller and server options, outputs.
+"""Settings and the ``feeds/feeds.toml`` model: sources, aliases, poller, server and hub options, outputs.
 
 The sections are pydantic dataclasses; ``parse_config`` validates a whole document
 up front and raises ``ConfigError`` naming the file, the entry and the key, so a bad
@@ -102,6 +102,33 @@ class ServerConfig:
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=_SECTION)
+class WebSubConfig:
+    """The ``[websub]`` table: the built-in hub (``POST /websub``, ``aggregator push``)."""
+
+    enabled: Flag = True  # off: no hub link, POST /websub answers 404, nothing is delivered
+    default_lease: Duration = 10 * 86400  # when a subscriber asks for none
+    min_lease: Duration = 3600
+    max_lease: Duration = 30 * 86400
+    timeout: PositiveFloat = 10.0  # per verification or delivery request, connect to last byte
+    max_attempts: PositiveInt = 8  # failed deliveries in a row before a subscription is dropped
+    retry_delay: Duration = 60  # first retry; doubled on each failure
+    max_retry_delay: Duration = 6 * 3600
+    claim_ttl: Duration = 120  # a worker's claim on a subscription while it verifies or delivers
+    concurrency: PositiveInt = 8  # requests to subscribers at once
+    allow_private_networks: Flag = False  # callbacks on loopback or private addresses
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> WebSubConfig:
+        if not self.min_lease <= self.default_lease <= self.max_lease:
+            raise ValueError("expected min_lease <= default_lease <= max_lease")
+        if self.retry_delay > self.max_retry_delay:
+            raise ValueError("expected retry_delay <= max_retry_delay")
+        if self.claim_ttl <= self.timeout:
+            raise ValueError("expected claim_ttl longer than timeout")
+        return self
+
+
+@pydantic_dataclasses.dataclass(frozen=True, config=_SECTION)
 class OutputConfig:
     """One ``[[outputs]]`` entry: a named feed; its filter keys are gathered into ``filters``."""
 
@@ -149,6 +176,7 @@ class ConfigFile(BaseModel):
     aliases: Annotated[dict[str, str], PlainValidator(values.aliases)] = {}
     poller: PollerConfig = PollerConfig()
     server: ServerConfig = ServerConfig()
+    websub: WebSubConfig = WebSubConfig()
     outputs: list[OutputConfig] = []
 
 
@@ -159,6 +187,7 @@ class Config:
     aliases: dict[str, str] = field(default_factory=dict)  # folded alias -> folded canonical
     poller: PollerConfig = field(default_factory=PollerConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
     outputs: tuple[OutputConfig, ...] = ()
 
     def normalize(self, tag: str) -> str:
@@ -171,6 +200,7 @@ _ALLOWED = {
     "sources": [f.name for f in fields(SourceConfig)],
     "poller": [f.name for f in fields(PollerConfig)],
     "server": [f.name for f in fields(ServerConfig)],
+    "websub": [f.name for f in fields(WebSubConfig)],
 }
 
 
@@ -220,6 +250,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None, *, clock: Clock 
         aliases=document.aliases,
         poller=document.poller,
         server=document.server,
+        websub=document.websub,
         outputs=tuple(document.outputs),
     )
 

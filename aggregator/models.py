@@ -205,6 +205,38 @@ class RunLock(SQLModel, table=True):
     expires_at: datetime | None = _when()
 
 
+class Subscription(SQLModel, table=True):
+    """A WebSub subscriber of one topic (a feed URL of this server): its callback, secret and lease,
+    the topic's ETag it was last sent, and the verification or delivery it waits for.
+
+    ``pending_mode`` is an intent still to verify (subscribe or unsubscribe) with the secret and
+    lease it asked for; the live subscription (``active``, ``secret``, ``expires_at``) stays as it
+    was until the callback confirms. ``claim_owner`` and ``claim_expires`` are a worker's lease on
+    the row while it verifies or delivers, so two workers never send the same thing twice.
+    """
+
+    __tablename__ = "websub_subscription"
+    __table_args__ = (Index("ix_websub_subscription_due", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))  # topic and callback
+    topic: str = Field(sa_column=Column(Text, nullable=False))
+    callback: str = Field(sa_column=Column(Text, nullable=False))
+    active: bool = False  # verified, and its lease not over
+    secret: str | None = Field(default=None, sa_column=Column(Text))
+    expires_at: datetime | None = _when()
+    etag: str | None = Field(default=None, max_length=64)  # the topic's ETag last sent (or at subscription)
+    pending_mode: str | None = Field(default=None, max_length=16)  # subscribe | unsubscribe, to verify
+    pending_secret: str | None = Field(default=None, sa_column=Column(Text))
+    pending_lease: int | None = None
+    attempts: int = 0  # failures in a row of the delivery (or verification) under way
+    next_attempt_at: datetime | None = _when()  # None: due now
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    claim_owner: str | None = Field(default=None, max_length=64)
+    claim_expires: datetime | None = _when()
+    created_at: datetime | None = _when()
+
+
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a model, for bulk statements."""
     table = model.__dict__["__table__"]

@@ -134,7 +134,10 @@ def test_bad_config_names_file_entry_and_key(tmp_path: Path, text: str, fragment
             "[poller] key 'allow_private_networks': expected true or false, got 'yes'",
         ),
         ("[aliases]\nk8s = 3\n", "[aliases]: every alias must map a string to a string"),
-        ("unknown = 1\n", "unknown key 'unknown' (allowed: aliases, outputs, poller, server, sources)"),
+        (
+            "unknown = 1\n",
+            "unknown key 'unknown' (allowed: aliases, outputs, poller, server, sources, websub)",
+        ),
         (
             '[[sources]]\nurl = "https://a/"\n[[sources]]\nurl = "https://a/"\n',
             "[[sources]] entry 2: key 'url': duplicate source https://a/",
@@ -202,3 +205,33 @@ def test_bad_server_timezone_names_the_key(tmp_path: Path, value: str) -> None:
 def test_unknown_server_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\[server\]: unknown key 'tz'"):
         load_config(write(tmp_path, '[server]\ntz = "UTC"\n'))
+
+
+def test_websub_settings_are_read_with_their_defaults(tmp_path: Path) -> None:
+    hub = load_config(write(tmp_path, '[websub]\nmin_lease = "2h"\ntimeout = 5\nmax_attempts = 3\n')).websub
+    assert (hub.min_lease, hub.timeout, hub.max_attempts) == (7200, 5.0, 3)
+    assert (hub.enabled, hub.default_lease, hub.max_lease, hub.allow_private_networks) == (
+        True,
+        10 * 86400,
+        30 * 86400,
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('min_lease = "20d"', "[websub]: expected min_lease <= default_lease <= max_lease"),
+        ('max_lease = "1h"', "[websub]: expected min_lease <= default_lease <= max_lease"),
+        ('retry_delay = "1d"', "[websub]: expected retry_delay <= max_retry_delay"),
+        ("timeout = 300", "[websub]: expected claim_ttl longer than timeout"),
+        ("max_attempts = 0", "[websub] key 'max_attempts'"),
+        ('enabled = "yes"', "[websub] key 'enabled'"),
+        ("callback = 1", "[websub]: unknown key 'callback'"),
+    ],
+)
+def test_bad_websub_settings_are_refused_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, f"[websub]\n{text}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value)

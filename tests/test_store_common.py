@@ -36,6 +36,7 @@ from aggregator.store import (
     slices,
     sources,
     textindex,
+    websub,
 )
 from aggregator.store.common import connect, transaction, wrap_storage_errors
 from aggregator.store.sources import SourceUpdate
@@ -55,6 +56,10 @@ UPDATE = SourceUpdate(
     last_error=None,
     error_category=None,
 )
+SUBSCRIBED = websub.SubscriptionState(
+    id=1, topic="https://h/feeds/all.atom", callback="https://cb/", active=True, secret=None, expires_at=None,
+    etag=None, pending_mode="subscribe", pending_secret=None, pending_lease=60, attempts=0,
+)  # fmt: skip
 BOUNDARY_MODULES = (
     common,
     copy,
@@ -69,6 +74,7 @@ BOUNDARY_MODULES = (
     slices,
     sources,
     textindex,
+    websub,
 )
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
@@ -109,6 +115,17 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "copy.empty_tables": lambda c: copy.empty_tables(c),
     "copy.copy_table": lambda c: copy.copy_table(c, c, table_of(Tag)),
     "copy.reset_counters": lambda c: copy.reset_counters(c),
+    "websub.request_intent": lambda c: websub.request_intent(
+        c,
+        "subscribe",
+        "https://h/feeds/all.atom",
+        "https://cb/",
+        secret=None,
+        lease_seconds=60,
+        etag=None,
+        now=NOW,
+    ),
+    "websub.has_work": lambda c: websub.has_work(c),
 }
 ON_ENGINE: dict[str, Callable[[Engine], object]] = {
     "locks.acquire": lambda e: locks.acquire(e, "poll", "me", 60.0, NOW),
@@ -121,6 +138,14 @@ ON_ENGINE: dict[str, Callable[[Engine], object]] = {
     "leases.join_sweep": lambda e: leases.join_sweep(e, "me", 60.0, NOW),
     "leases.renew_sweep": lambda e: leases.renew_sweep(e, NOW, 60.0, NOW),
     "leases.end_sweep": lambda e: leases.end_sweep(e, NOW),
+    "websub.remove_expired": lambda e: websub.remove_expired(e, NOW),
+    "websub.claim": lambda e: websub.claim(e, "me", NOW, 60.0, limit=10),
+    "websub.record_verified": lambda e: websub.record_verified(e, SUBSCRIBED, "me", NOW, None),
+    "websub.record_refused": lambda e: websub.record_refused(e, SUBSCRIBED, "me", "no echo"),
+    "websub.record_delivered": lambda e: websub.record_delivered(e, 1, "me", '"e"'),
+    "websub.record_failed": lambda e: websub.record_failed(e, 1, "me", 1, NOW, "HTTP 500"),
+    "websub.drop": lambda e: websub.drop(e, 1, "me"),
+    "websub.release": lambda e: websub.release(e, "me"),
 }
 
 

@@ -1,5 +1,6 @@
-"""``store.copy``: every row of the sample feeds, polled into SQLite, copied into the other
-database (SQLite or PostgreSQL) is there with every column; ids go on from the copied ones."""
+"""``store.copy``: every row of the sample feeds, polled into SQLite, and of a WebSub subscription,
+copied into the other database (SQLite or PostgreSQL) is there with every column; ids go on from
+the copied ones."""
 
 from __future__ import annotations
 
@@ -34,7 +35,14 @@ def dump(engine: Engine, columns: dict[str, set[str]] | None = None) -> dict[str
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    with polled_samples(tmp_path_factory.mktemp("copy")) as (engine, _config, _client):
+    with polled_samples(tmp_path_factory.mktemp("copy")) as (engine, _config, client):
+        form = {
+            "hub.mode": "subscribe",
+            "hub.topic": "http://testserver/feeds/tag/kubernetes.atom?limit=5",
+            "hub.callback": "https://subscriber.example/callback",
+            "hub.secret": "kept with the subscription",
+        }
+        assert client.post("/websub", data=form).status_code == 202  # a subscriber is data too
         yield engine
 
 

@@ -5,7 +5,8 @@ parameters (``routes_feeds``, with the route's filter from ``slices``); JSON at
 ``/api/items`` (cursor pagination), ``/api/items/{id}`` (why an item is here),
 ``/api/tags``, ``/api/sources`` and ``/healthz`` (``routes_json``, models in
 ``schemas``); HTML at ``/``, ``/tag/{tag}``, ``/site/{host}`` and ``/item/{id}``
-(``routes_pages``). Bad parameters are 4xx JSON naming the parameter and nothing
+(``routes_pages``); WebSub subscriptions at ``POST /websub``
+(``routes_websub``). Bad parameters are 4xx JSON naming the parameter and nothing
 answers with a stack trace (``errors``);
 every GET route answers HEAD too (``head``);
 settings and the read connection are in ``deps``, ``create_app`` and ``serve``

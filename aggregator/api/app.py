@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from .. import __version__
 from ..clock import Clock, utcnow
 from ..config import Config
-from . import routes_catalog, routes_feeds, routes_json, routes_pages
+from . import routes_catalog, routes_feeds, routes_json, routes_pages, routes_websub
 from .deps import Settings
 from .docs import install_docs
 from .errors import RequestGuard, install_error_handlers
@@ -45,6 +45,7 @@ def create_app(engine: Engine, config: Config, *, clock: Clock = utcnow) -> Fast
     app.include_router(routes_json.router)
     app.include_router(routes_pages.router)
     app.include_router(routes_catalog.router)
+    app.include_router(routes_websub.router)
     install_docs(app)
     return app
 

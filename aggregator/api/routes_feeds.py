@@ -3,32 +3,27 @@ and ``/feeds/{slug}`` (named outputs), each in every format, and the feed
 response itself: the slice selected and rendered through the slice cache
 (standard elements only, or with the aggregator's extensions on ``?ext=1``), with
 ETag, Last-Modified and 304, the self URL as the client sent it, and a feed id
-stable per URL. Which filter a route implies belongs to ``slices``; HEAD to
-``head``.
+stable per URL, and the ``Link`` header naming the WebSub hub and the feed itself.
+Which feed a URL names, and how it renders, belongs to ``topics``; HEAD to ``head``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import replace
-from functools import partial
-from urllib.parse import quote_from_bytes, urlencode
+from urllib.parse import quote_from_bytes
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ..errors import NotFoundError
-from ..feedcache import http_date, is_not_modified, newest_update
-from ..filters import Filter
-from ..pages import ITEM_PAGES
-from ..render import FORMATS, MEDIA_TYPES, render_feed
+from ..feedcache import http_date, is_not_modified
 from ..store.slices import select_slice
-from ..views import FeedMeta, ItemView
+from ..topics import ALL, feed_view
+from ..views import ItemView
 from .deps import Settings, SettingsDep, read_connection
 from .schemas import ERRORS
-from .slices import Slice, output_slice, parse_switch, query_params, resolve, site_slice, tag_slice
+from .slices import Slice, output_slice, query_params, site_slice, tag_slice
 
 FEED_MAX_AGE = 300
 CACHE_CONTROL = f"public, max-age={FEED_MAX_AGE}"
@@ -38,9 +33,7 @@ router = APIRouter()
 
 @router.get("/feeds/all.{ext}", responses=ERRORS, summary="Every item")
 async def feed_all(ext: str, request: Request, s: SettingsDep) -> Response:
-    return await feed_response(
-        s, request, ext, Slice(Filter(), "Everything", "Every item, newest first", "/feeds/all", "/")
-    )
+    return await feed_response(s, request, ext, ALL)
 
 
 @router.get("/feeds/tag/{tag}.{ext}", responses=ERRORS, summary="Items with a tag")
@@ -63,48 +56,37 @@ async def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> R
 
 async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Response:
     """A feed; cached and unchanged, it is answered on the event loop with no database work."""
-    if ext not in FORMATS:
-        raise NotFoundError(f"unknown feed format {ext[:20]!r}: use .atom, .rss or .json")
-    params = query_params(request)
-    extensions = parse_switch("ext", params.pop("ext", None))
-    flt, heading = resolve(s, request, sl, params)
-    self_url = request_url(request)
-    key = f"{ext} {sl.base} {flt.canonical()} ext={int(extensions)} {self_url}"
+    view = feed_view(
+        s.config,
+        ext,
+        sl,
+        query_params(request),
+        self_url=request_url(request),
+        base_url=str(request.base_url),
+        now=s.clock(),
+    )
     version = s.versions.fresh()
     if version is None:
         version = await run_in_threadpool(s.versions.read)
-    entry = s.cache.peek(key, version)
+    entry = s.cache.peek(view.cache_key, version)
     if entry is None:
-        title = f"{heading} — aggregator"
-        make_meta = partial(
-            FeedMeta,
-            title=title,
-            subtitle=sl.description,
-            self_url=self_url,
-            html_url=str(request.base_url).rstrip("/") + sl.html,
-            feed_id=feed_id(ext, sl, flt, request),
-            item_pages=str(request.base_url).rstrip("/") + ITEM_PAGES,
-        )
 
         def load() -> tuple[str, Sequence[ItemView]]:
             with read_connection(s) as conn:
-                return title, select_slice(conn, flt)
+                return view.title, select_slice(conn, view.filter)
 
-        def render(items: Sequence[ItemView]) -> bytes:
-            meta = make_meta(updated=newest_update(items))
-            return render_feed(ext, meta, items, extensions=extensions)
-
-        entry = await run_in_threadpool(s.cache.get, key, version, load, render, ext)
+        entry = await run_in_threadpool(s.cache.get, view.cache_key, version, load, view.render, ext)
     headers = {
         "ETag": entry.etag,
         "Last-Modified": http_date(entry.last_modified),
         "Cache-Control": CACHE_CONTROL,
         "X-Content-Type-Options": "nosniff",
+        "Link": view.link_header,
     }
-    s.answers.record(request.scope, entry, headers, MEDIA_TYPES[ext])
+    s.answers.record(request.scope, entry, headers, view.media_type)
     if is_not_modified(request.headers.get("if-none-match"), request.headers.get("if-modified-since"), entry):
         return Response(status_code=304, headers=headers)
-    return Response(entry.body, media_type=MEDIA_TYPES[ext], headers=headers)
+    return Response(entry.body, media_type=view.media_type, headers=headers)
 
 
 def request_url(request: Request) -> str:
@@ -113,10 +95,3 @@ def request_url(request: Request) -> str:
     if not isinstance(raw, bytes):
         return str(request.url)
     return str(request.url.replace(path=quote_from_bytes(raw, safe="/%:@!$&'()*+,;=-._~")))
-
-
-def feed_id(ext: str, sl: Slice, flt: Filter, request: Request) -> str:
-    """Stable per URL: a relative window such as ``since=7d`` is named as written, not as resolved now."""
-    window = urlencode([(k, v) for k, v in request.query_params.multi_items() if k in ("since", "until")])
-    named = f"{ext} {sl.base} {replace(flt, since=None, until=None).canonical()} {window}"
-    return "urn:aggregator:feed:" + hashlib.sha256(named.encode()).hexdigest()[:32]

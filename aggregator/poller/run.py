@@ -30,6 +30,7 @@ from ..config import Config
 from ..errors import StorageError
 from ..fetch import Fetcher
 from ..store import leases, locks
+from ..store import websub as subscriptions
 from ..store.common import connect, transaction
 from ..store.sources import SourceState, next_due_time, sync_sources
 from .parsing import ParsePool, pool_size
@@ -81,11 +82,13 @@ class Poller:
             return RunReport(locked_by=holder)
         pool = self._parse_pool()
         try:
-            return await self._pass(force=force, pool=pool)
+            report = await self._pass(force=force, pool=pool)
         finally:
             if pool is not None:
                 pool.shutdown()
             self._release()
+        await self.push()
+        return report
 
     async def run_loop(self, stop: asyncio.Event, *, max_sleep: float = 60.0) -> list[RunReport]:
         """Poll sources as they come due until ``stop`` is set."""
@@ -101,6 +104,7 @@ class Poller:
                         reports.append(await self._pass(force=False, stop=stop, pool=pool))
                     finally:
                         self._release()
+                await self.push()
                 delay = self._seconds_until_next_due(max_sleep)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)
@@ -108,6 +112,21 @@ class Poller:
             if pool is not None:
                 pool.shutdown()
         return reports
+
+    async def push(self) -> None:
+        """Verify the hub's intents and deliver what changed to its subscribers (``aggregator.websub``),
+        when anyone subscribed; a failure is logged, the poll run stands."""
+        if not self.config.websub.enabled:
+            return
+        try:
+            with connect(self.engine) as conn:
+                if not subscriptions.has_work(conn):
+                    return
+            from ..websub import Hub  # the renderers load only when someone subscribed
+
+            await Hub(self.engine, self.config, clock=self.clock).run_once()
+        except StorageError as exc:
+            log.error("websub: cannot deliver: %s", exc)
 
     def _acquire(self) -> locks.Holder | None:
         """On SQLite, the run lock (None: taken; else who holds it); on PostgreSQL nothing to take."""
