@@ -139,6 +139,7 @@ class FeedMeta:
     updated: datetime  # newest item's updated time, or a fixed epoch when empty
     generator: str = "aggregator"
     links: tuple[FeedLink, ...] = ()  # more feed-level links: hub, next, prev-archive, ...
+    archive: bool = False  # an archive document (RFC 5005 section 4): ``fh:archive``, its items never change
 
 
 @dataclass(frozen=True)
