@@ -2,9 +2,9 @@
 and ``/feeds/{slug}`` (named outputs), each in every format, and the feed
 response itself: the slice selected and rendered through the slice cache
 (standard elements only, or with the aggregator's extensions on ``?ext=1``), with
-ETag, Last-Modified and 304, the self URL as the client sent it, and a feed id
-stable per URL. Which filter a route implies belongs to ``slices``; HEAD to
-``head``.
+ETag, Last-Modified and 304, the self URL as the client sent it, a feed id
+stable per URL, and ``next`` to the next page (``paging``). Which filter a
+route implies belongs to ``slices``; HEAD to ``head``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ..errors import NotFoundError
-from ..feedcache import http_date, is_not_modified, newest_update
+from ..feedcache import Rendered, http_date, is_not_modified, newest_update
 from ..filters import Filter
 from ..render import FORMATS, MEDIA_TYPES, render_feed
 from ..store.slices import select_slice
 from ..views import FeedMeta, ItemView
 from .deps import Settings, SettingsDep, read_connection
+from .paging import page_links, take_cursor
 from .schemas import ERRORS
 from .slices import Slice, output_slice, parse_switch, query_params, resolve, site_slice, tag_slice
 
@@ -61,11 +62,15 @@ async def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> R
 
 
 async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Response:
-    """A feed; cached and unchanged, it is answered on the event loop with no database work."""
+    """A feed, or a page of it; cached and unchanged, it is answered on the event loop with no database work.
+
+    The page holds ``limit`` items; one more is read, and when it exists the page links ``next``.
+    """
     if ext not in FORMATS:
         raise NotFoundError(f"unknown feed format {ext[:20]!r}: use .atom, .rss or .json")
     params = query_params(request)
     extensions = parse_switch("ext", params.pop("ext", None))
+    cursor = take_cursor(params)
     flt, heading = resolve(s, request, sl, params)
     self_url = request_url(request)
     key = f"{ext} {sl.base} {flt.canonical()} ext={int(extensions)} {self_url}"
@@ -86,17 +91,24 @@ async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> R
 
         def load() -> tuple[str, Sequence[ItemView]]:
             with read_connection(s) as conn:
-                return title, select_slice(conn, flt)
+                return title, select_slice(conn, flt.with_limit(flt.limit + 1), after=cursor)
 
-        def render(items: Sequence[ItemView]) -> bytes:
-            meta = make_meta(updated=newest_update(items))
+        def render(found: Sequence[ItemView]) -> bytes:
+            items, links = page_links(self_url, flt, found, cursor)
+            meta = make_meta(updated=newest_update(items), links=links)
             return render_feed(ext, meta, items, extensions=extensions)
 
         entry = await run_in_threadpool(s.cache.get, key, version, load, render, ext)
+    return feed_answer(s, request, entry, ext, CACHE_CONTROL)
+
+
+def feed_answer(s: Settings, request: Request, entry: Rendered, ext: str, cache_control: str) -> Response:
+    """The response for a rendered feed: validators, 304 to a matching conditional request, and
+    recorded for the fast path."""
     headers = {
         "ETag": entry.etag,
         "Last-Modified": http_date(entry.last_modified),
-        "Cache-Control": CACHE_CONTROL,
+        "Cache-Control": cache_control,
         "X-Content-Type-Options": "nosniff",
     }
     s.answers.record(request.scope, entry, headers, MEDIA_TYPES[ext])

@@ -67,7 +67,7 @@ def query_params(request: Request) -> dict[str, list[str]]:
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
-    if len(params) > len(PARAMS) + 1:
+    if len(params) > len(PARAMS) + 2:  # and a feed's ``ext`` and ``before``
         raise QueryError("query", "too many parameters")
     return params
 
