@@ -3,8 +3,9 @@ and ``/feeds/{slug}`` (named outputs), each in every format, and the feed
 response itself: the slice selected and rendered through the slice cache
 (standard elements only, or with the aggregator's extensions on ``?ext=1``), with
 ETag, Last-Modified and 304, the self URL as the client sent it, a feed id
-stable per URL, and ``next`` to the next page (``paging``). Which filter a
-route implies belongs to ``slices``; HEAD to ``head``.
+stable per URL, and the feed-level links: ``next`` to the next page (``paging``)
+and, on a named output's own feed, ``prev-archive`` (``archives``). Which filter
+a route implies belongs to ``slices``; HEAD to ``head``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from ..feedcache import Rendered, http_date, is_not_modified, newest_update
 from ..filters import Filter
 from ..render import FORMATS, MEDIA_TYPES, render_feed
 from ..store.slices import select_slice
-from ..views import FeedMeta, ItemView
+from ..views import FeedLink, FeedMeta, ItemView
+from .archives import ArchiveLinks, subscription_links
 from .deps import Settings, SettingsDep, read_connection
 from .paging import page_links, take_cursor
 from .schemas import ERRORS
@@ -58,10 +60,14 @@ async def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> R
     output = s.outputs.get(slug)
     if output is None:
         raise NotFoundError(f"no feed named {slug[:60]!r}")
-    return await feed_response(s, request, ext, output_slice(s, output))
+    sl = output_slice(s, output)
+    archives = subscription_links(s, request, output, sl.route, ext)
+    return await feed_response(s, request, ext, sl, archives)
 
 
-async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Response:
+async def feed_response(
+    s: Settings, request: Request, ext: str, sl: Slice, archives: ArchiveLinks | None = None
+) -> Response:
     """A feed, or a page of it; cached and unchanged, it is answered on the event loop with no database work.
 
     The page holds ``limit`` items; one more is read, and when it exists the page links ``next``.
@@ -74,6 +80,7 @@ async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> R
     flt, heading = resolve(s, request, sl, params)
     self_url = request_url(request)
     key = f"{ext} {sl.base} {flt.canonical()} ext={int(extensions)} {self_url}"
+    key += f" {archives.key}" if archives else ""
     version = s.versions.fresh()
     if version is None:
         version = await run_in_threadpool(s.versions.read)
@@ -89,16 +96,24 @@ async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> R
             feed_id=feed_id(ext, sl, flt, request),
         )
 
-        def load() -> tuple[str, Sequence[ItemView]]:
+        def load(more: tuple[FeedLink, ...]) -> tuple[str, Sequence[ItemView]]:
             with read_connection(s) as conn:
-                return title, select_slice(conn, flt.with_limit(flt.limit + 1), after=cursor)
+                found = select_slice(conn, flt.with_limit(flt.limit + 1), after=cursor)
+            return title + "".join(f"\n{link.rel} {link.href}" for link in more), found
 
-        def render(found: Sequence[ItemView]) -> bytes:
+        def render(more: tuple[FeedLink, ...], found: Sequence[ItemView]) -> bytes:
             items, links = page_links(self_url, flt, found, cursor)
-            meta = make_meta(updated=newest_update(items), links=links)
+            meta = make_meta(updated=newest_update(items), links=links + more)
             return render_feed(ext, meta, items, extensions=extensions)
 
-        entry = await run_in_threadpool(s.cache.get, key, version, load, render, ext)
+        def build() -> Rendered:
+            more: tuple[FeedLink, ...] = ()
+            if archives is not None:
+                with read_connection(s) as conn:
+                    more = archives.read(conn)
+            return s.cache.get(key, version, partial(load, more), partial(render, more), ext)
+
+        entry = await run_in_threadpool(build)
     return feed_answer(s, request, entry, ext, CACHE_CONTROL)
 
 
