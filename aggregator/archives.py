@@ -2,10 +2,12 @@
 
 An archive is one calendar month, in UTC, of the items' ``first_seen`` (the time
 the aggregator first stored an item), and a month is archived only once it has
-ended. The chain runs from the month of the output's oldest item to the last
-month that has ended; a month in between with no items is an archive without
-entries, so which archives exist and how they link to each other depends on the
-calendar and the oldest item alone.
+ended. The chain runs from the month before the output's oldest item to the last
+month that has ended; a month with no items is an archive without entries, so
+which archives exist and how they link to each other depends on the calendar
+and the oldest item alone. The empty month at the start is there so that every
+archive links to another one: a lone archive, with neither ``prev-archive`` nor
+``next-archive``, reads as an incomplete archive (so the W3C Feed Validator warns).
 
 Why this partition, and not another:
 
@@ -80,14 +82,23 @@ class Month:
 
 @dataclass(frozen=True)
 class Chain:
-    """The archives of an output: every month from ``oldest`` up to, not including, ``current``."""
+    """The archives of an output: every month from the one before ``oldest`` up to, not
+    including, ``current``; none until a month with items has ended."""
 
     oldest: Month | None  # the month of the output's oldest item; None: the output has no items
     current: Month  # the month now: open, not archived
 
+    @property
+    def first(self) -> Month | None:
+        """The oldest archive, without entries: the month before the oldest item's."""
+        if self.oldest is None or self.oldest >= self.current:
+            return None
+        return self.oldest.previous()
+
     def has(self, month: Month) -> bool:
         """True when ``month`` is an archive of this output."""
-        return self.oldest is not None and self.oldest <= month < self.current
+        first = self.first
+        return first is not None and first <= month < self.current
 
     def newest(self) -> Month | None:
         """The archive the subscription document links as ``prev-archive``, if any."""

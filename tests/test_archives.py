@@ -57,25 +57,24 @@ def test_a_month_runs_from_its_first_instant_to_the_next_months() -> None:
     assert Month(2024, 2).end - Month(2024, 2).start == timedelta(days=29)
 
 
-def test_the_chain_runs_from_the_oldest_month_to_the_last_that_ended() -> None:
+def test_the_chain_runs_from_the_month_before_the_oldest_to_the_last_that_ended() -> None:
     chain = Chain(Month(2024, 5), Month(2024, 10))
-    assert [chain.has(Month(2024, m)) for m in range(4, 12)] == [
-        False,
-        True,
-        True,
-        True,
-        True,
-        True,
-        False,
-        False,
-    ]
-    assert chain.newest() == Month(2024, 9)
-    assert chain.before(Month(2024, 5)) is None and chain.before(Month(2024, 6)) == Month(2024, 5)
+    archived = [m for m in range(1, 13) if chain.has(Month(2024, m))]
+    assert archived == [4, 5, 6, 7, 8, 9]
+    assert chain.first == Month(2024, 4) and chain.newest() == Month(2024, 9)
+    assert chain.before(Month(2024, 4)) is None and chain.before(Month(2024, 5)) == Month(2024, 4)
     assert chain.after(Month(2024, 9)) is None and chain.after(Month(2024, 8)) == Month(2024, 9)
+
+
+def test_a_single_month_of_items_still_makes_two_linked_archives() -> None:
+    chain = Chain(Month(2024, 12), Month(2025, 1))
+    assert chain.first == Month(2024, 11) and chain.newest() == Month(2024, 12)
+    assert chain.after(Month(2024, 11)) == Month(2024, 12)
+    assert chain.before(Month(2024, 12)) == Month(2024, 11)
 
 
 @pytest.mark.parametrize("oldest", [None, Month(2024, 10)])
 def test_no_archive_without_items_from_a_month_that_ended(oldest: Month | None) -> None:
     chain = Chain(oldest, Month(2024, 10))
-    assert chain.newest() is None
+    assert chain.newest() is None and chain.first is None
     assert not any(chain.has(Month(2024, m)) for m in range(1, 13))

@@ -74,7 +74,8 @@ async def feed_archive(slug: str, key: str, ext: str, request: Request, s: Setti
             return title + "".join(f"\n{link.rel} {link.href}" for link in links), found
 
         def render(links: tuple[FeedLink, ...], items: Sequence[ItemView]) -> bytes:
-            meta = make_meta(updated=newest_update(items), links=links)
+            # A month without items was last updated when it ended, not at the epoch.
+            meta = make_meta(updated=newest_update(items) if items else month.end, links=links)
             return render_feed(ext, meta, items)
 
         def build() -> Rendered:
