@@ -92,15 +92,17 @@ def walk(base: str, fmt: str, limit: int) -> tuple[list[float], int]:
 def ceiling(url: str, fmt: str, items: int) -> float:
     """Seconds to read and render every item as one document, in this process."""
     engine = make_engine(url)
+    site = "http://127.0.0.1"
     try:
-        started = time.perf_counter()
-        with engine.connect() as conn:
-            found = select_slice(conn, Filter(limit=items))
-        meta = FeedMeta(
-            "all", "", "http://127.0.0.1/feeds/all", "http://127.0.0.1/", "urn:x", found[0].updated
-        )
-        render_feed(fmt, meta, found)
-        return time.perf_counter() - started
+        seconds = 0.0
+        for limit in (50, items):  # the first, small, opens the connection and imports what renders
+            started = time.perf_counter()
+            with engine.connect() as conn:
+                found = select_slice(conn, Filter(limit=limit))
+            meta = FeedMeta("all", "", f"{site}/feeds/all", f"{site}/", "urn:bench", found[0].updated)
+            render_feed(fmt, meta, found)
+            seconds = time.perf_counter() - started
+        return seconds
     finally:
         engine.dispose()
 
