@@ -13,7 +13,7 @@ from test_store import entry, setup_sources, write
 
 from aggregator.config import SourceConfig
 from aggregator.filters import Filter, parse_filter
-from aggregator.store.archives import oldest_first_seen, select_first_seen
+from aggregator.store.archives import has_first_seen_before, oldest_first_seen, select_first_seen
 
 Params = dict[str, Any]
 START = datetime(2024, 8, 1, tzinfo=UTC)
@@ -74,3 +74,22 @@ def test_items_first_stored_in_a_period_latest_first(
 def test_the_oldest_first_stored(stored: Engine, params: Params, expected: datetime | None) -> None:
     with stored.connect() as conn:
         assert oldest_first_seen(conn, parse_filter(params, now=START)) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "when", "expected"),
+    [
+        ({}, START - TINY, False),  # before, not at
+        ({}, START, True),
+        ({"tag": "rust"}, START + timedelta(days=10), False),
+        ({"tag": "rust"}, START + timedelta(days=10, microseconds=1000), True),
+        ({"any_tag": ["rust", "unknown"]}, END, True),
+        ({"tag": "unknown"}, END + timedelta(days=1), False),
+        ({"tag": "go", "not_tag": "go"}, END + timedelta(days=1), False),
+    ],
+)
+def test_whether_any_was_first_stored_before(
+    stored: Engine, params: Params, when: datetime, expected: bool
+) -> None:
+    with stored.connect() as conn:
+        assert has_first_seen_before(conn, parse_filter(params, now=START), when) is expected

@@ -82,6 +82,7 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "slices.select_slice": lambda c: slices.select_slice(c, Filter()),
     "archives.select_first_seen": lambda c: archives.select_first_seen(c, Filter(), NOW, NOW),
     "archives.oldest_first_seen": lambda c: archives.oldest_first_seen(c, Filter()),
+    "archives.has_first_seen_before": lambda c: archives.has_first_seen_before(c, Filter(), NOW),
     "slices.tag_counts": lambda c: slices.tag_counts(c),
     "slices.source_rows": lambda c: slices.source_rows(c),
     "slices.item_count": lambda c: slices.item_count(c),

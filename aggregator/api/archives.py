@@ -18,7 +18,7 @@ from ..archives import Chain, Month
 from ..config import OutputConfig
 from ..feedcache import EPOCH
 from ..filters import Filter, parse_filter
-from ..store.archives import oldest_first_seen
+from ..store.archives import has_first_seen_before, oldest_first_seen
 from ..views import FeedLink
 from .deps import Settings
 
@@ -57,9 +57,10 @@ def subscription_links(
     current = Month.of(s.clock())
 
     def read(conn: Connection) -> tuple[FeedLink, ...]:
-        newest = read_chain(conn, flt, current).newest()
-        if newest is None:
+        # Any item stored before this month makes last month the newest archive (``Chain.newest``).
+        if not has_first_seen_before(conn, flt, current.start):
             return ()
+        newest = current.previous()
         return (FeedLink("prev-archive", archive_url(request, output.slug, newest, ext)),)
 
     return ArchiveLinks(f"month={current.key}", read)

@@ -2,7 +2,8 @@
 
 The filter's items are the same as a feed's (``slices.slice_statement``, with no
 limit), taken by ``item.first_seen`` instead of newest first: every item first
-seen in a period, and the oldest ``first_seen`` of all. Which periods there are
+seen in a period, whether any was first seen before a time, and the oldest
+``first_seen`` of all. Which periods there are
 belongs to ``aggregator.archives``; the routes to ``api.routes_archives``.
 """
 
@@ -42,6 +43,16 @@ def select_first_seen(conn: Connection, flt: Filter, start: datetime, end: datet
         ITEM.c.first_seen.desc(), ITEM.c.id.desc()
     )
     return _views(conn, list(conn.execute(query).mappings()))
+
+
+@wrap_storage_errors()
+def has_first_seen_before(conn: Connection, flt: Filter, when: datetime) -> bool:
+    """True when an item of ``flt`` was first stored before ``when``: one row, not the oldest."""
+    members = _members(conn, flt)
+    if members is None:
+        return False
+    query = members.with_only_columns(ITEM.c.id).where(ITEM.c.first_seen < when).limit(1)
+    return conn.execute(query).first() is not None
 
 
 @wrap_storage_errors()
