@@ -29,10 +29,7 @@ from aggregator.render import item_id
 ITEM = table_of(Item)
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 FEED_URL = "https://example.org/feed.xml"
-OUTPUTS = [
-    {"slug": "golang", "title": "Go posts", "tag": ["golang"]},
-    {"slug": "recent-go", "title": "Recent Go posts", "tag": ["golang"], "since": "30d"},
-]
+OUTPUTS = [{"slug": "golang", "title": "Go posts", "tag": ["golang"]}]
 # version_interval 0: every request sees the writes before it (PostgreSQL too)
 CONFIG = parse_config({"sources": [{"url": FEED_URL}], "outputs": OUTPUTS, "server": {"version_interval": 0}})
 OLDEST = datetime(2025, 1, 1, tzinfo=UTC)

@@ -70,7 +70,8 @@ async def feed_response(
 ) -> Response:
     """A feed, or a page of it; cached and unchanged, it is answered on the event loop with no database work.
 
-    The page holds ``limit`` items; one more is read, and when it exists the page links ``next``.
+    The page holds ``limit`` items; one more is read, and when it exists the page links ``next``
+    (so that item counts in the ETag too). Links read from the database count in it as well.
     """
     if ext not in FORMATS:
         raise NotFoundError(f"unknown feed format {ext[:20]!r}: use .atom, .rss or .json")
