@@ -22,6 +22,7 @@ from .feedcache import newest_update, slice_etag
 from .filters import PARAMS, Filter, parse_filter, parse_site
 from .identity import display_host, normalize_tag
 from .pages import ITEM_PAGES
+from .paging import Cursor, page_links, take_cursor
 from .paths import tag_path
 from .render import FORMATS, MEDIA_TYPES, render_feed
 from .views import FeedLink, FeedMeta, ItemView
@@ -85,7 +86,7 @@ def named_slice(config: Config, slug: str, now: datetime) -> Slice:
 
 
 def check_params(params: Mapping[str, list[str]]) -> None:
-    if len(params) > len(PARAMS) + 1:
+    if len(params) > len(PARAMS) + 2:  # and a feed's ``ext`` and ``before``
         raise QueryError("query", "too many parameters")
 
 
@@ -131,6 +132,12 @@ class FeedView:
     base_url: str  # scheme and host of this server, no trailing slash
     window: str  # since/until as written, for the feed id
     hub: bool = True  # advertise the WebSub hub ([websub] enabled)
+    cursor: Cursor | None = None  # a page after the first: the items older than this
+
+    @property
+    def page_filter(self) -> Filter:
+        """What to read for this page: one item more than it shows, so it knows whether ``next`` exists."""
+        return self.filter.with_limit(self.filter.limit + 1)
 
     @property
     def title(self) -> str:
@@ -162,7 +169,8 @@ class FeedView:
         own = f'<{self.self_url}>; rel="self"'
         return f'<{self.hub_url}>; rel="hub", {own}' if self.hub else own
 
-    def meta(self, items: Sequence[ItemView]) -> FeedMeta:
+    def meta(self, items: Sequence[ItemView], links: tuple[FeedLink, ...] = ()) -> FeedMeta:
+        hub = (FeedLink("hub", self.hub_url),) if self.hub else ()
         return FeedMeta(
             title=self.title,
             subtitle=self.slice.description,
@@ -170,15 +178,21 @@ class FeedView:
             html_url=self.base_url + self.slice.html,
             feed_id=self.feed_id,
             updated=newest_update(items),
-            links=(FeedLink("hub", self.hub_url),) if self.hub else (),
+            links=hub + links,
             item_pages=self.base_url + ITEM_PAGES,
         )
 
-    def render(self, items: Sequence[ItemView]) -> bytes:
-        return render_feed(self.ext, self.meta(items), items, extensions=self.extensions)
+    def render(self, found: Sequence[ItemView], more: tuple[FeedLink, ...] = ()) -> bytes:
+        """The page from ``found`` (read with ``page_filter``), with ``more`` links read elsewhere."""
+        items, links = page_links(self.self_url, self.filter, found, self.cursor)
+        return render_feed(self.ext, self.meta(items, links + more), items, extensions=self.extensions)
 
-    def etag(self, items: Sequence[ItemView]) -> str:
-        return slice_etag(self.ext, self.cache_key, self.title, items)
+    def etag_title(self, more: tuple[FeedLink, ...] = ()) -> str:
+        """The title as the ETag sees it: with the links read elsewhere, which the items do not decide."""
+        return self.title + "".join(f"\n{link.rel} {link.href}" for link in more)
+
+    def etag(self, found: Sequence[ItemView], more: tuple[FeedLink, ...] = ()) -> str:
+        return slice_etag(self.ext, self.cache_key, self.etag_title(more), found)
 
 
 def feed_view(
@@ -203,9 +217,10 @@ def feed_view(
     window = urlencode([(k, v) for k, values in params.items() if k in WINDOW for v in values])
     rest = dict(params)
     extensions = parse_switch("ext", rest.pop("ext", None))
+    cursor = take_cursor(rest)
     flt, heading = resolve(config, sl, rest, now)
     base = base_url.rstrip("/")
-    return FeedView(ext, sl, flt, heading, extensions, self_url, base, window, config.websub.enabled)
+    return FeedView(ext, sl, flt, heading, extensions, self_url, base, window, config.websub.enabled, cursor)
 
 
 def topic_view(config: Config, topic: str, base_url: str, now: datetime) -> FeedView:

@@ -144,6 +144,7 @@ class FeedMeta:
     item_pages: str = (
         ""  # absolute URL an item's id is appended to for its page ("https://host/item/"); "": none
     )
+    archive: bool = False  # an archive document (RFC 5005 section 4): ``fh:archive``, its items never change
 
 
 @dataclass(frozen=True)

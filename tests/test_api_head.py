@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from itertools import product
 
 import pytest
+from sqlalchemy import func, select
 from starlette.routing import BaseRoute, Mount
-from test_api import TestClient, polled_samples
+from test_api import TestClient, client_for, polled_samples
+
+from aggregator.archives import Month
+from aggregator.models import Item, table_of
+
+ITEM = table_of(Item)
 
 # A value for each path parameter; a route with a parameter not named here fails the test,
 # so a new route gets a real request rather than being skipped.
@@ -19,6 +26,7 @@ PATH_VALUES: dict[str, tuple[str, ...]] = {
     "host": ("deeeet.com",),
     "slug": ("k8s-popular", "golang-not-docker"),
     "id": ("1",),  # the first item polled
+    "key": (),  # an archive: the month the samples were stored in, set by the ``client`` fixture
 }
 # A file under each mount, for the same reason.
 MOUNT_FILES = {"/docs/static": ("swagger-ui-bundle.js", "swagger-ui.css")}
@@ -27,8 +35,13 @@ SAME_HEADERS = ("content-type", "etag", "last-modified", "cache-control", "conte
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with polled_samples(tmp_path_factory.mktemp("head"), extras=False) as (_, _, c):
-        yield c
+    with polled_samples(tmp_path_factory.mktemp("head"), extras=False) as (engine, config, _):
+        with engine.connect() as conn:
+            stored = Month.of(conn.execute(select(func.min(ITEM.c.first_seen))).scalar_one())
+        PATH_VALUES["key"] = (stored.key,)
+        # A day into the next month, the month the samples were stored in is an archive.
+        with client_for(engine, config, stored.end + timedelta(days=1)) as c:
+            yield c
 
 
 def urls_of(route: BaseRoute) -> list[str]:

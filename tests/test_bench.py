@@ -16,7 +16,17 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-SCRIPTS = ["poll", "store", "slices", "serve", "startup", "compare_reader", "warm_poll", "websub_latency"]
+SCRIPTS = [
+    "poll",
+    "store",
+    "slices",
+    "serve",
+    "startup",
+    "compare_reader",
+    "warm_poll",
+    "websub_latency",
+    "paging",
+]
 
 
 def _run(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:

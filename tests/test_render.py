@@ -833,3 +833,35 @@ def test_no_page_link_without_an_absolute_http_base(fmt: str, base: str) -> None
     body = render_feed(fmt, meta_for(fmt, item_pages=base), ITEMS)
     assert related_links(fmt, body) == [[] for _ in ITEMS]
     assert b"alert" not in body
+
+
+FH = "http://purl.org/syndication/history/1.0"
+HISTORY = (
+    FeedLink("current", "https://agg.test/feeds/k8s.atom"),
+    FeedLink("prev-archive", "https://agg.test/feeds/k8s/archive/2024-07.atom"),
+    FeedLink("next-archive", "https://agg.test/feeds/k8s/archive/2024-09.atom"),
+)
+
+
+@pytest.mark.parametrize("archive", [True, False])
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+def test_an_archive_document_is_marked_and_keeps_its_history_links(fmt: str, archive: bool) -> None:
+    meta = meta_for(fmt, links=HISTORY, archive=archive)
+    body = render_feed(fmt, meta, [make_item("k1", link="https://a.test/1")])
+    expected = {(link.rel, link.href) for link in HISTORY}
+    if fmt == "json":
+        doc = json.loads(body)
+        assert doc["_fh"] == ({"archive": True} if archive else {}) | {r: h for r, h in expected}
+        assert "next_url" not in doc  # next-archive is no next page
+        return
+    parsed = parse_back(body)
+    assert expected <= {(link["rel"], link["href"]) for link in parsed.feed.links}
+    root = parse_xml(body)
+    head = root if fmt == "atom" else root.find("channel")
+    assert len(head.findall(f"{{{FH}}}archive")) == (1 if archive else 0)
+    if fmt == "atom":
+        validate_atom(body)
+    if archive:  # with the feed's metadata, before the first entry or item
+        tags = [child.tag for child in head]
+        entry = f"{{{ATOM}}}entry" if fmt == "atom" else "item"
+        assert tags.index(f"{{{FH}}}archive") < tags.index(entry)

@@ -23,6 +23,7 @@ from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePl
 from aggregator.keys import lookup_hashes
 from aggregator.models import Tag, table_of
 from aggregator.store import (
+    archives,
     common,
     copy,
     health,
@@ -61,6 +62,7 @@ SUBSCRIBED = websub.SubscriptionState(
     etag=None, pending_mode="subscribe", pending_secret=None, pending_lease=60, attempts=0,
 )  # fmt: skip
 BOUNDARY_MODULES = (
+    archives,
     common,
     copy,
     health,
@@ -86,6 +88,9 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "sources.next_due_time": lambda c: sources.next_due_time(c, NOW),
     "sources.record_poll": lambda c: sources.record_poll(c, 1, UPDATE),
     "slices.select_slice": lambda c: slices.select_slice(c, Filter()),
+    "archives.select_first_seen": lambda c: archives.select_first_seen(c, Filter(), NOW, NOW),
+    "archives.oldest_first_seen": lambda c: archives.oldest_first_seen(c, Filter()),
+    "archives.has_first_seen_before": lambda c: archives.has_first_seen_before(c, Filter(), NOW),
     "slices.tag_counts": lambda c: slices.tag_counts(c),
     "slices.source_rows": lambda c: slices.source_rows(c),
     "slices.item_count": lambda c: slices.item_count(c),

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from .. import __version__
 from ..clock import Clock, utcnow
 from ..config import Config
-from . import routes_catalog, routes_feeds, routes_json, routes_pages, routes_websub
+from . import routes_archives, routes_catalog, routes_feeds, routes_json, routes_pages, routes_websub
 from .deps import Settings
 from .docs import install_docs
 from .errors import RequestGuard, install_error_handlers
@@ -42,6 +42,7 @@ def create_app(engine: Engine, config: Config, *, clock: Clock = utcnow) -> Fast
     install_metrics(app, settings)  # counts refusals too; sees HEAD as GET
     app.add_middleware(HeadAsGet)  # outermost: a refusal answers HEAD without a body too
     app.include_router(routes_feeds.router)
+    app.include_router(routes_archives.router)
     app.include_router(routes_json.router)
     app.include_router(routes_pages.router)
     app.include_router(routes_catalog.router)

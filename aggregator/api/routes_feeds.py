@@ -3,13 +3,16 @@ and ``/feeds/{slug}`` (named outputs), each in every format, and the feed
 response itself: the slice selected and rendered through the slice cache
 (standard elements only, or with the aggregator's extensions on ``?ext=1``), with
 ETag, Last-Modified and 304, the self URL as the client sent it, and a feed id
-stable per URL, and the ``Link`` header naming the WebSub hub and the feed itself.
-Which feed a URL names, and how it renders, belongs to ``topics``; HEAD to ``head``.
+stable per URL, the ``Link`` header naming the WebSub hub and the feed itself, and
+the feed-level links: ``next`` to the next older page (``aggregator.paging``) and, on a
+named output's own feed, ``prev-archive`` (``archives``). Which feed a URL names, and
+how it renders, belongs to ``topics``; HEAD to ``head``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from urllib.parse import quote_from_bytes
 
 from fastapi import APIRouter, Request
@@ -17,10 +20,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ..errors import NotFoundError
-from ..feedcache import http_date, is_not_modified
+from ..feedcache import Rendered, http_date, is_not_modified
 from ..store.slices import select_slice
 from ..topics import ALL, feed_view
-from ..views import ItemView
+from ..views import FeedLink, ItemView
+from .archives import ArchiveLinks, subscription_links
 from .deps import Settings, SettingsDep, read_connection
 from .schemas import ERRORS
 from .slices import Slice, output_slice, query_params, site_slice, tag_slice
@@ -51,11 +55,19 @@ async def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> R
     output = s.outputs.get(slug)
     if output is None:
         raise NotFoundError(f"no feed named {slug[:60]!r}")
-    return await feed_response(s, request, ext, output_slice(s, output))
+    sl = output_slice(s, output)
+    archives = subscription_links(s, request, output, sl.route, ext)
+    return await feed_response(s, request, ext, sl, archives)
 
 
-async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Response:
-    """A feed; cached and unchanged, it is answered on the event loop with no database work."""
+async def feed_response(
+    s: Settings, request: Request, ext: str, sl: Slice, archives: ArchiveLinks | None = None
+) -> Response:
+    """A feed, or a page of it; cached and unchanged, it is answered on the event loop with no database work.
+
+    The page holds ``limit`` items; one more is read, and when it exists the page links ``next``
+    (so that item counts in the ETag too). Links read from the database count in it as well.
+    """
     view = feed_view(
         s.config,
         ext,
@@ -65,28 +77,45 @@ async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> R
         base_url=str(request.base_url),
         now=s.clock(),
     )
+    key = view.cache_key + (f" {archives.key}" if archives else "")
     version = s.versions.fresh()
     if version is None:
         version = await run_in_threadpool(s.versions.read)
-    entry = s.cache.peek(view.cache_key, version)
+    entry = s.cache.peek(key, version)
     if entry is None:
 
-        def load() -> tuple[str, Sequence[ItemView]]:
+        def load(more: tuple[FeedLink, ...]) -> tuple[str, Sequence[ItemView]]:
             with read_connection(s) as conn:
-                return view.title, select_slice(conn, view.filter)
+                return view.etag_title(more), select_slice(conn, view.page_filter, after=view.cursor)
 
-        entry = await run_in_threadpool(s.cache.get, view.cache_key, version, load, view.render, ext)
+        def build() -> Rendered:
+            more: tuple[FeedLink, ...] = ()
+            if archives is not None:
+                with read_connection(s) as conn:
+                    more = archives.read(conn)
+            return s.cache.get(key, version, partial(load, more), partial(view.render, more=more), ext)
+
+        entry = await run_in_threadpool(build)
+    return feed_answer(s, request, entry, view.media_type, CACHE_CONTROL, view.link_header)
+
+
+def feed_answer(
+    s: Settings, request: Request, entry: Rendered, media_type: str, cache_control: str, link: str | None
+) -> Response:
+    """The response for a rendered feed: validators, 304 to a matching conditional request, and
+    recorded for the fast path."""
     headers = {
         "ETag": entry.etag,
         "Last-Modified": http_date(entry.last_modified),
-        "Cache-Control": CACHE_CONTROL,
+        "Cache-Control": cache_control,
         "X-Content-Type-Options": "nosniff",
-        "Link": view.link_header,
     }
-    s.answers.record(request.scope, entry, headers, view.media_type)
+    if link:
+        headers["Link"] = link
+    s.answers.record(request.scope, entry, headers, media_type)
     if is_not_modified(request.headers.get("if-none-match"), request.headers.get("if-modified-since"), entry):
         return Response(status_code=304, headers=headers)
-    return Response(entry.body, media_type=view.media_type, headers=headers)
+    return Response(entry.body, media_type=media_type, headers=headers)
 
 
 def request_url(request: Request) -> str:

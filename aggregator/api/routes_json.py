@@ -17,10 +17,11 @@ from fastapi.responses import JSONResponse
 from ..errors import NotFoundError, StorageError
 from ..filters import parse_filter
 from ..pages import item_page
+from ..paging import Cursor
 from ..paths import tag_path
 from ..store.common import read_data_version
 from ..store.provenance import item_provenance
-from ..store.slices import Cursor, select_slice, source_rows, tag_counts
+from ..store.slices import select_slice, source_rows, tag_counts
 from .deps import ItemId, SettingsDep, read_connection
 from .schemas import ERRORS, ItemOut, ItemsPage, ProvenanceOut, SourceOut, TagOut
 from .slices import query_params

@@ -43,7 +43,8 @@ async def websub(request: Request, s: SettingsDep) -> Response:
 
     def record() -> bool:
         with transaction(s.engine) as conn:
-            etag = view.etag(select_slice(conn, view.filter)) if intent.mode == "subscribe" else None
+            found = select_slice(conn, view.page_filter, after=view.cursor)
+            etag = view.etag(found) if intent.mode == "subscribe" else None
             return request_intent(
                 conn,
                 intent.mode,

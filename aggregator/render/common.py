@@ -21,7 +21,7 @@ from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
 from ..sanitize import clean_html, clean_text, safe_url, strip_invalid_chars
-from ..views import FeedLink, FeedMeta, ItemView
+from ..views import FeedMeta, ItemView
 
 FORMATS = ("atom", "rss", "json")
 MEDIA_TYPES: dict[str, str] = {
@@ -32,6 +32,7 @@ MEDIA_TYPES: dict[str, str] = {
 AGG_NS = "https://aggregator.invalid/ns/1.0"  # extension elements, only with extensions=True
 DC_NS = "http://purl.org/dc/elements/1.1/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
+FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005: fh:archive marks an archive document
 ITEM_ID_PREFIX = "tag:aggregator,2026:item/"
 UNTITLED = "(untitled)"
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
@@ -202,13 +203,15 @@ def generator(meta: FeedMeta, fmt: str, *, extensions: bool) -> Any:
     fg.link(href=strip_invalid_chars(meta.html_url or meta.self_url), rel="alternate", type="text/html")
     fg.updated(as_utc(meta.updated))  # also RSS lastBuildDate; feedgen would use "now" otherwise
     fg.generator(clean_text(meta.generator) or "aggregator")
-    if meta.links:
+    if meta.links or meta.archive:
         # After feedgen's own links: RSS takes its <link> from the last one feedgen holds.
-        fg.agg.add = partial(_add_links, meta.links, "link" if atom else f"{{{ATOM_NS}}}link")
+        fg.agg.add = partial(_add_links, meta, "link" if atom else f"{{{ATOM_NS}}}link")
     return fg
 
 
-def _add_links(links: tuple[FeedLink, ...], tag: str, root: Any) -> None:
+def _add_links(meta: FeedMeta, tag: str, root: Any) -> None:
     parent = root if tag == "link" else root[0]  # Atom: <feed>; RSS: <rss><channel>
-    for link in links:
+    for link in meta.links:
         sub(parent, tag, rel=link.rel, href=strip_invalid_chars(link.href))
+    if meta.archive:
+        xml_elem(f"{{{FH_NS}}}archive", parent, nsmap={"fh": FH_NS})

@@ -1,7 +1,10 @@
 """JSON Feed 1.1: items with content_html (or the plain-text note as content_text),
 summary, image, dates, authors, tags, attachments, the item's page as
 ``_aggregator.item_url`` and, with extensions, the rest of the ``_aggregator``
-object (sources with users and comments, bookmark count, site)."""
+object (sources with users and comments, bookmark count, site).
+Feed history (RFC 5005) beyond ``next_url`` goes in the ``_fh`` object:
+``archive: true`` on an archive document, and its ``first``, ``current``,
+``prev-archive`` and ``next-archive`` links by rel."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from ..views import FeedMeta, ItemView
 from .common import DEFAULT_MEDIA_TYPE, UNTITLED, prepare
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+# RFC 5005's links that JSON Feed has no member for, kept in the "_fh" extension object by rel.
+HISTORY_RELS = ("first", "current", "prev-archive", "next-archive")
 
 
 def _aggregator(item: ItemView) -> dict[str, Any]:
@@ -70,9 +75,14 @@ def render_json(meta: FeedMeta, items: Sequence[ItemView], *, extensions: bool =
         "description": clean_text(meta.subtitle) or clean_text(meta.title) or UNTITLED,
         "items": [_item(item, extensions, meta.item_pages) for item in items],
     }
+    history: dict[str, Any] = {"archive": True} if meta.archive else {}
     for link in meta.links:
         if link.rel == "next":
             feed["next_url"] = strip_invalid_chars(link.href)
         elif link.rel == "hub":
             feed.setdefault("hubs", []).append({"type": "WebSub", "url": strip_invalid_chars(link.href)})
+        elif link.rel in HISTORY_RELS:
+            history[link.rel] = strip_invalid_chars(link.href)
+    if history:
+        feed["_fh"] = history
     return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8")

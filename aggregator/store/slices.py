@@ -10,20 +10,18 @@ host's labels reversed, so its subdomains share the prefix), read from the
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, tuple_, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select
 
-from ..errors import QueryError, is_category
+from ..errors import is_category
 from ..filters import Filter
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
+from ..paging import Cursor
 from ..views import Enclosure, ItemView, SourceRef, SourceView, TagCount, is_poll_status, source_label
 from .common import wrap_storage_errors
 from .ranges import ranges_of, rarest_first, steer_sqlite
@@ -35,29 +33,6 @@ TAG = table_of(Tag)
 SIGHTING = table_of(Sighting)
 SOURCE = table_of(Source)
 MAX_SOURCE_ID = 2**31 - 1  # source.id is a 32-bit INTEGER on PostgreSQL: no larger id exists
-
-
-@dataclass(frozen=True)
-class Cursor:
-    published: datetime
-    id: int
-
-    def encode(self) -> str:
-        raw = f"{self.published.strftime('%Y-%m-%dT%H:%M:%S.%f')}|{self.id}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, value: str) -> Cursor:
-        """Raises: QueryError: not a cursor this server made."""
-        try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-            when, ident = raw.split("|")
-            item_id = int(ident)
-            if not 0 < item_id < 2**63:
-                raise ValueError("item id out of range")
-            return cls(datetime.fromisoformat(when).replace(tzinfo=UTC), item_id)
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-            raise QueryError("cursor", "not a valid cursor") from exc
 
 
 @wrap_storage_errors()

@@ -129,7 +129,7 @@ class Hub:
         except (QueryError, NotFoundError):
             return None
         with connect(self.engine) as conn:
-            items = select_slice(conn, view.filter)
+            items = select_slice(conn, view.page_filter, after=view.cursor)
         return rendered_topic(view, items)
 
 
