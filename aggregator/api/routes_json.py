@@ -13,11 +13,12 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ..errors import StorageError
-from ..filters import parse_filter
+from ..errors import QueryError, StorageError
+from ..filters import Filter, parse_filter
 from ..paths import tag_path
 from ..store.common import read_data_version
 from ..store.slices import Cursor, select_slice, source_rows, tag_counts
+from ..views import ItemView
 from .deps import SettingsDep, read_connection
 from .schemas import ERRORS, ItemOut, ItemsPage, SourceOut, TagOut
 from .slices import query_params
@@ -32,14 +33,21 @@ def api_items(request: Request, s: SettingsDep) -> ItemsPage:
     cursor = params.pop("cursor", None)
     after = Cursor.decode(cursor[0]) if cursor else None
     flt = parse_filter(params, aliases=s.config.aliases, now=s.clock())
+    if after is not None and (after.rank is None) != (flt.sort == "recent"):
+        raise QueryError("cursor", f"not a cursor of sort={flt.sort}")
     with read_connection(s) as conn:
         items = select_slice(conn, flt, after=after)
     last = items[-1] if len(items) == flt.limit else None
     return ItemsPage(
         items=[ItemOut.from_view(i) for i in items],
-        next_cursor=Cursor(last.published, last.id).encode() if last else None,
+        next_cursor=Cursor(last.published, last.id, _rank(flt, last)).encode() if last else None,
         filter=flt.canonical(),
     )
+
+
+def _rank(flt: Filter, item: ItemView) -> int | None:
+    """What the next page continues after, besides (published, id): the count or the growth."""
+    return {"recent": None, "popular": item.bookmark_count, "rising": item.growth}[flt.sort]
 
 
 @router.get("/api/tags", response_model=list[TagOut], summary="Tags with item counts")

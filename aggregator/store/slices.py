@@ -26,6 +26,7 @@ from ..filters import Filter
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..views import Enclosure, ItemView, SourceRef, SourceView, TagCount, is_poll_status, source_label
 from .common import wrap_storage_errors
+from .ordering import order_slice
 from .ranges import ranges_of, rarest_first, steer_sqlite
 from .textindex import steer_text_sqlite, text_predicate, trigram_predicate
 
@@ -41,9 +42,11 @@ MAX_SOURCE_ID = 2**31 - 1  # source.id is a 32-bit INTEGER on PostgreSQL: no lar
 class Cursor:
     published: datetime
     id: int
+    rank: int | None = None  # popular and rising pages: the last item's count or growth
 
     def encode(self) -> str:
-        raw = f"{self.published.strftime('%Y-%m-%dT%H:%M:%S.%f')}|{self.id}".encode()
+        rank = "" if self.rank is None else f"|{self.rank}"
+        raw = f"{self.published.strftime('%Y-%m-%dT%H:%M:%S.%f')}|{self.id}{rank}".encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
@@ -51,11 +54,12 @@ class Cursor:
         """Raises: QueryError: not a cursor this server made."""
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-            when, ident = raw.split("|")
+            when, ident, *ranked = raw.split("|")
             item_id = int(ident)
-            if not 0 < item_id < 2**63:
-                raise ValueError("item id out of range")
-            return cls(datetime.fromisoformat(when).replace(tzinfo=UTC), item_id)
+            rank = int(ranked[0]) if len(ranked) == 1 else None
+            if not 0 < item_id < 2**63 or len(ranked) > 1 or not -(2**31) <= (rank or 0) < 2**31:
+                raise ValueError("item id or rank out of range")
+            return cls(datetime.fromisoformat(when).replace(tzinfo=UTC), item_id, rank)
         except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
             raise QueryError("cursor", "not a valid cursor") from exc
 
@@ -106,7 +110,7 @@ def _slice_query(
     ranges: Sequence[ColumnElement[bool]] | None = None,
     matches: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
-    if flt.any_tags and not flt.tags:
+    if flt.any_tags and not flt.tags and flt.sort == "recent":
         return _merged_any_tags(flt, tag_ids, source_ids, after, ranges, matches)
     conditions: list[ColumnElement[bool]] = []
     if flt.tags:
@@ -134,6 +138,9 @@ def _slice_query(
         conditions.append(order_published >= flt.since)
     if flt.until:
         conditions.append(order_published < flt.until)
+    if flt.sort != "recent":
+        ranked = (after.rank, after.published, after.id) if after and after.rank is not None else None
+        return order_slice(query.where(*conditions), flt, ranked)
     if after:
         # Typed like the columns, so the cursor time is bound as naive UTC (not as timestamptz).
         cursor = tuple_(after.published, after.id, types=[order_published.type, ITEM.c.id.type])
@@ -251,6 +258,7 @@ def _views(conn: Connection, rows: list[Any]) -> list[ItemView]:
             ),
             version=r["version"],
             language=languages.get(r["owner_source_id"]),
+            growth=r.get("growth"),
         )
         for r in rows
     ]
