@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from feedserver import FeedServer, Response
 from sqlalchemy.engine import Engine
-from test_poller import RDF, Entry, hatena_rdf, make_config
+from test_poller import RDF, Entry, hatena_rdf
 
-from aggregator.config import Config, OutputConfig
+from aggregator.config import Config, parse_config
 from aggregator.filters import parse_filter
 from aggregator.poller import Poller
 from aggregator.store.slices import Cursor, select_slice
@@ -76,27 +76,25 @@ class Scenario:
         return [by_id[v.id] for v in views]
 
 
-def build(engine: Engine, srv: FeedServer, outputs: list[dict[str, Any]] | None = None) -> Scenario:
-    """Serve ``POLLS`` one after another and poll each at its time."""
+def build(
+    engine: Engine, srv: FeedServer, outputs: list[dict[str, Any]] | None = None, t0: datetime = T0
+) -> Scenario:
+    """Serve ``POLLS`` one after another and poll each at its time (hours before ``t0``)."""
     for path in (HOT, TAG):
         replies = [Response(200, document(served[path]), [("Content-Type", RDF)]) for _, served in POLLS]
         srv.sequence(path, replies)
-    config = make_config([{"url": srv.url(HOT), "kind": "tag"}, {"url": srv.url(TAG), "kind": "tag"}])
-    if outputs:
-        config = make_config_with_outputs(config, outputs)
+    sources = [{"url": srv.url(HOT), "kind": "tag"}, {"url": srv.url(TAG), "kind": "tag"}]
+    poller = {"allow_private_networks": True, "total_timeout": 5, "connect_timeout": 2}
+    config = parse_config({"sources": sources, "poller": poller, "outputs": outputs or []})
     for hours, _ in POLLS:
-        when = poll_time(hours)
+        when = t0 + timedelta(hours=hours)
         report = asyncio.run(Poller(engine, config, clock=lambda when=when: when).run_once(force=True))
         assert [o.status for o in report.outcomes if o.status == "error"] == []
     with engine.connect() as conn:
-        views = select_slice(conn, parse_filter({"limit": "50"}, now=T0))
+        views = select_slice(conn, parse_filter({"limit": "50"}, now=t0))
     ids = {v.title.removeprefix("post "): v.id for v in views}
     assert set(ids) == set(POSTS)
     return Scenario(engine, config, ids)
-
-
-def make_config_with_outputs(config: Config, outputs: list[dict[str, Any]]) -> Config:
-    return replace(config, outputs=tuple(OutputConfig.model_validate(o) for o in outputs))
 
 
 # --------------------------------------------------------------------------- the definition, on the input
