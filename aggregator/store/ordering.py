@@ -5,8 +5,9 @@ pages and limits it. Popular reads ``item.bookmark_count`` (its (bookmark_count,
 index, walked from the top, when nothing else narrows the slice). Rising finds its
 candidates in the window's range of ``ix_bookmark_point_at`` (only items with a point in
 the window can have grown), then reads each candidate's newest point per source at the
-window's end and start from the primary key. Both keyset-page on (rank, published, id):
-a later page is read against the ranking as it is then, so an item whose rank moved
+window's end and start from the primary key (item_id, source_id, at), ranked per source
+with ``row_number()`` rather than joined back. Both orders keyset-page on (rank, published,
+id): a later page is read against the ranking as it is then, so an item whose rank moved
 between two pages may show twice or not at all (a snapshot per page, not per paging).
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, tuple_
+from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import Subquery
 
@@ -69,21 +70,17 @@ def _with_growth(query: Select[Any], flt: Filter) -> tuple[Select[Any], ColumnEl
 
 def _newest_counts(moved: Subquery, bound: datetime, name: str) -> Subquery:
     """Per moved item: the highest, over its sources, of each source's newest count at or before ``bound``."""
-    newest = (
-        select(POINT.c.item_id, POINT.c.source_id, func.max(POINT.c.at).label("at"))
+    newest_first = func.row_number().over(
+        partition_by=(POINT.c.item_id, POINT.c.source_id), order_by=POINT.c.at.desc()
+    )
+    ranked = (
+        select(POINT.c.item_id, POINT.c.count, newest_first.label("rn"))
         .where(POINT.c.item_id.in_(select(moved.c.item_id)), POINT.c.at <= bound)
-        .group_by(POINT.c.item_id, POINT.c.source_id)
         .subquery()
     )
-    point = POINT.alias()
-    on_newest = and_(
-        point.c.item_id == newest.c.item_id,
-        point.c.source_id == newest.c.source_id,
-        point.c.at == newest.c.at,
-    )
     return (
-        select(newest.c.item_id, func.max(point.c.count).label("count"))
-        .join(point, on_newest)
-        .group_by(newest.c.item_id)
+        select(ranked.c.item_id, func.max(ranked.c.count).label("count"))
+        .where(ranked.c.rn == 1)
+        .group_by(ranked.c.item_id)
         .subquery(name)
     )
