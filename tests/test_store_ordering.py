@@ -8,6 +8,7 @@ the definition in ``aggregator.sorts``, never from the code under test.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Engine
 from test_poller import RDF, Entry, hatena_rdf
 
 from aggregator.config import Config, parse_config
+from aggregator.errors import QueryError
 from aggregator.filters import parse_filter
 from aggregator.poller import Poller
 from aggregator.store.slices import Cursor, select_slice
@@ -228,3 +230,13 @@ def test_keyset_pages_walk_the_whole_ranking(scenario: Scenario, sort: str) -> N
         last = page[-1]
         after = Cursor(last.published, last.id, last.growth if sort == "rising" else last.bookmark_count)
     assert [v.id for v in pages] == [v.id for v in whole]
+
+
+def test_a_ranked_cursor_reads_back_and_a_forged_one_is_refused() -> None:
+    when = datetime(2024, 2, 1, 12, 30, 15, 250, tzinfo=UTC)
+    for cursor in (Cursor(when, 7), Cursor(when, 7, 455), Cursor(when, 7, 0), Cursor(when, 7, -3)):
+        assert Cursor.decode(cursor.encode()) == cursor
+    for raw in ("2024-02-01T00:00:00.000000|7|1|2", "2024-02-01T00:00:00.000000|7|x", f"{when}|7|{2**40}"):
+        with pytest.raises(QueryError) as info:
+            Cursor.decode(base64.urlsafe_b64encode(raw.encode()).decode())
+        assert info.value.param == "cursor"
