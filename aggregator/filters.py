@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from .durations import parse_duration
 from .errors import QueryError
 from .identity import normalize_host, normalize_tag
+from .sorts import DEFAULT_WINDOW, Sort, parse_sort, parse_window, window_text
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -30,7 +31,7 @@ class FilterParam:
 
     name: str
     repeatable: bool
-    kind: Literal["tag", "source", "host", "text", "when", "count"]
+    kind: Literal["tag", "source", "host", "text", "when", "count", "order", "duration"]
     help: str
     max_length: int = 64
 
@@ -47,6 +48,15 @@ VOCABULARY = (
     FilterParam("min_bookmarks", False, "count", "items bookmarked by at least this many users"),
     FilterParam(
         "limit", False, "count", f"at most this many items (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})"
+    ),
+    FilterParam(
+        "sort",
+        False,
+        "order",
+        "recent (newest first), popular (most bookmarked) or rising (most new bookmarks)",
+    ),
+    FilterParam(
+        "window", False, "duration", "for sort=rising: growth over this last period (default 24h, 1h to 30d)"
     ),
 )
 PARAMS = tuple(p.name for p in VOCABULARY)
@@ -70,6 +80,9 @@ class Filter:
     until: datetime | None = None
     min_bookmarks: int | None = None
     limit: int = DEFAULT_LIMIT
+    sort: Sort = "recent"  # the order, not a narrowing: popular and rising list only items with counts
+    window: int = DEFAULT_WINDOW  # seconds, for sort=rising
+    as_of: datetime | None = field(default=None, compare=False)  # the time rising counts back from
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
 
     def merge(self, other: Filter) -> Filter:
@@ -85,6 +98,9 @@ class Filter:
             until=_earliest(self.until, other.until),
             min_bookmarks=max(self.min_bookmarks or 0, other.min_bookmarks or 0) or None,
             limit=other.limit if "limit" in other.explicit else self.limit,
+            sort=other.sort if "sort" in other.explicit else self.sort,
+            window=other.window if "window" in other.explicit else self.window,
+            as_of=other.as_of or self.as_of,
             explicit=self.explicit | other.explicit,
         )
 
@@ -114,6 +130,8 @@ class Filter:
             ("until", _iso(self.until)),
             ("min_bookmarks", self.min_bookmarks),
             ("limit", self.limit),
+            ("sort", self.sort if self.sort != "recent" else None),
+            ("window", window_text(self.window) if self.sort == "rising" else None),
         ):
             if value is not None:
                 pairs.append((name, str(value)))
@@ -140,6 +158,10 @@ class Filter:
             parts.append(f"since {self.since:%Y-%m-%d %H:%M}")
         if self.until:
             parts.append(f"until {self.until:%Y-%m-%d %H:%M}")
+        if self.sort == "popular":
+            parts.append("most bookmarked first")
+        if self.sort == "rising":
+            parts.append(f"rising in {window_text(self.window)}")
         return ", ".join(parts) or "everything"
 
 
@@ -193,6 +215,9 @@ def parse_filter(
         until=parse_when("until", single("until"), now),
         min_bookmarks=_parse_int("min_bookmarks", single("min_bookmarks"), 0, 10_000_000),
         limit=_parse_int("limit", single("limit"), 1, MAX_LIMIT) or DEFAULT_LIMIT,
+        sort=parse_sort(single("sort")),
+        window=parse_window(single("window")),
+        as_of=now,
         explicit=frozenset(values),
     )
 

@@ -13,12 +13,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from html import escape
+from urllib.parse import urlencode
 
 from .config import OutputConfig
 from .filters import PARAMS
 from .identity import display_host
 from .paths import tag_path
 from .sanitize import excerpt, safe_url
+from .sorts import DEFAULT_WINDOW, SORTS, Sort, window_text
 from .views import ItemView, Provenance, SourceView, TagCount
 
 CSP = (
@@ -35,6 +37,8 @@ ul.items{list-style:none;padding:0}ul.items li{border-bottom:1px solid #e5e5e5;p
 .tag{display:inline-block;background:#eef3fb;border-radius:.3rem;padding:0 .4rem;margin:.1rem;font-size:.8rem}
 .count{color:#d63384;font-weight:600}.feeds a{margin-right:.6rem}.err{color:#b02a37}.warn{color:#8a5a00}
 table{border-collapse:collapse;font-size:.85rem}
+.growth{color:#198754}nav.sorts a{margin-right:.8rem}
+nav.sorts a[aria-current]{font-weight:700;color:#222;text-decoration:none}
 td,th{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:left}
 """
 
@@ -52,6 +56,45 @@ class FeedLinks:
             ("RSS", "application/rss+xml", f"{self.base}.rss{tail}"),
             ("JSON Feed", "application/feed+json", f"{self.base}.json{tail}"),
         ]
+
+
+@dataclass(frozen=True)
+class SortTabs:
+    """The orders a page offers (recent, popular, rising), the one shown, and the page's other parameters."""
+
+    path: str  # the page, e.g. /tag/kubernetes
+    query: tuple[tuple[str, str], ...] = ()  # its query string as pairs; sort and window are replaced
+    sort: Sort = "recent"
+    window: int = DEFAULT_WINDOW
+
+    def href(self, sort: Sort) -> str:
+        kept = [(k, v) for k, v in self.query if k not in ("sort", "window", "cursor")]
+        if sort != "recent":
+            kept.append(("sort", sort))
+        if sort == "rising" and self.window != DEFAULT_WINDOW:
+            kept.append(("window", window_text(self.window)))
+        return self.path + (f"?{urlencode(kept)}" if kept else "")
+
+    def html(self) -> str:
+        labels = {"recent": "Recent", "popular": "Popular", "rising": f"Rising ({window_text(self.window)})"}
+        links = [
+            f'<a href="{escape(self.href(sort))}"'
+            + (' aria-current="page"' if sort == self.sort else "")
+            + f">{escape(labels[sort])}</a>"
+            for sort in SORTS
+        ]
+        return '<nav class="sorts">' + "".join(links) + "</nav>"
+
+    def count_html(self, item: ItemView) -> str:
+        """``455 users``, and in the rising order ``(+120 in 24h)``."""
+        if item.bookmark_count is None:
+            return ""
+        growth = (
+            f' <span class="growth">(+{item.growth} in {window_text(self.window)})</span>'
+            if item.growth is not None
+            else ""
+        )
+        return f' <span class="count">{item.bookmark_count} users</span>{growth}'
 
 
 def common_language(languages: Iterable[str | None]) -> str | None:
@@ -94,7 +137,9 @@ def render_index(
     sources: Sequence[SourceView],
     total: int,
     zone: tzinfo | None = None,
+    listing: tuple[SortTabs, Sequence[ItemView]] | None = None,
 ) -> str:
+    """The index; with ``listing``, the newest (or most bookmarked, or rising) items under their tabs."""
     sources = [s for s in sources if not s.removed]
     feeds = [FeedLinks("Everything", "/feeds/all")] + [
         FeedLinks(o.title, f"/feeds/{o.slug}") for o in outputs
@@ -105,8 +150,13 @@ def render_index(
         f"<p>{total} items from {len(sources)} sources. Every feed below accepts the filters "
         + ", ".join(f"<code>{p}</code>" for p in PARAMS)
         + ' (<a href="/docs">API docs</a>).</p>',
-        "<h2>Feeds</h2><ul>",
     ]
+    if listing is not None:
+        tabs, items = listing
+        parts += ["<h2>Items</h2>", tabs.html(), '<ul class="items">']
+        parts += [_headline_html(item, tabs, zone) for item in items]
+        parts.append("</ul>")
+    parts.append("<h2>Feeds</h2><ul>")
     for feed in feeds:
         parts.append(
             f"<li>{escape(feed.title)}: "
@@ -139,35 +189,53 @@ def render_index(
 
 
 def render_listing(
-    heading: str, feed: FeedLinks, items: Sequence[ItemView], zone: tzinfo | None = None
+    heading: str,
+    feed: FeedLinks,
+    items: Sequence[ItemView],
+    zone: tzinfo | None = None,
+    tabs: SortTabs | None = None,
 ) -> str:
-    """A listing like a bookmark service's page: title, excerpt, tags, count, date, who bookmarked."""
+    """A listing like a bookmark service's page: title, excerpt, tags, count, date, who bookmarked;
+    with ``tabs``, links to the same listing in the other orders."""
     lang = common_language(item.language for item in items)
+    shown = tabs or SortTabs(feed.base)
     parts = [
         _head(heading, [feed], lang),
         '<p><a href="/">← all feeds</a></p>',
         f"<h1>{escape(heading)}</h1>",
         _feed_buttons(feed),
+        tabs.html() if tabs else "",
         f"<p>{len(items)} items</p>",
         '<ul class="items">',
     ]
     for item in items:
-        parts.append(_item_html(item, zone, "" if lang else _lang_attribute(item.language)))
+        parts.append(_item_html(item, zone, "" if lang else _lang_attribute(item.language), shown))
     parts.append("</ul></body></html>")
     return "".join(parts)
 
 
-def _item_html(item: ItemView, zone: tzinfo | None, lang: str) -> str:
+def _headline_html(item: ItemView, tabs: SortTabs, zone: tzinfo | None) -> str:
+    """One line of the index's listing: title, count (and growth), date, host."""
+    site = f" · {escape(display_host(item.site))}" if item.site else ""
+    return (
+        f"<li>{_title_html(item)}{tabs.count_html(item)}"
+        f'<div class="meta">{item.published.astimezone(zone):%Y/%m/%d}{site}</div></li>'
+    )
+
+
+def _title_html(item: ItemView) -> str:
     link = safe_url(item.link)
     title = escape(item.title or item.link or "(untitled)")
-    head = (
+    return (
         f'<a class="title" href="{escape(link)}">{title}</a>'
         if link
         else f'<span class="title">{title}</span>'
     )
-    count = (
-        f' <span class="count">{item.bookmark_count} users</span>' if item.bookmark_count is not None else ""
-    )
+
+
+def _item_html(item: ItemView, zone: tzinfo | None, lang: str, tabs: SortTabs) -> str:
+    head = _title_html(item)
+    count = tabs.count_html(item)
     text = excerpt(item.summary or item.content, limit=300)
     tags = "".join(
         f'<a class="tag" href="/tag/{tag_path(name)}">{escape(display)}</a>'

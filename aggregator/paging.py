@@ -6,8 +6,8 @@ of the last item of the page before it. Items that arrive meanwhile are newer
 than any cursor already handed out, so they never shift a page, and following
 ``next`` from the first page to the end meets every item of the slice once, in
 order. ``next_link`` is the one place that knows how a page's order turns into
-a cursor; only the newest-first order is paged. Archives (section 4) belong to
-``routes_archives``. ``Cursor`` is also the keyset of ``/api/items``.
+a cursor (popular and rising pages continue from the ranking as it is when
+asked). Archives (section 4) belong to ``routes_archives``. ``Cursor`` is also the keyset of ``/api/items``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ MAX_CURSOR_LENGTH = 80  # an encoded cursor is about 40 characters
 class Cursor:
     published: datetime
     id: int
+    rank: int | None = None  # popular and rising pages: the last item's count or growth
 
     def encode(self) -> str:
-        raw = f"{self.published.strftime('%Y-%m-%dT%H:%M:%S.%f')}|{self.id}".encode()
+        rank = "" if self.rank is None else f"|{self.rank}"
+        raw = f"{self.published.strftime('%Y-%m-%dT%H:%M:%S.%f')}|{self.id}{rank}".encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
@@ -41,11 +43,12 @@ class Cursor:
         """Raises: QueryError: not a cursor this server made."""
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-            when, ident = raw.split("|")
+            when, ident, *ranked = raw.split("|")
             item_id = int(ident)
-            if not 0 < item_id < 2**63:
-                raise ValueError("item id out of range")
-            return cls(datetime.fromisoformat(when).replace(tzinfo=UTC), item_id)
+            rank = int(ranked[0]) if len(ranked) == 1 else None
+            if not 0 < item_id < 2**63 or len(ranked) > 1 or not -(2**31) <= (rank or 0) < 2**31:
+                raise ValueError("item id or rank out of range")
+            return cls(datetime.fromisoformat(when).replace(tzinfo=UTC), item_id, rank)
         except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
             raise QueryError("cursor", "not a valid cursor") from exc
 
@@ -69,9 +72,15 @@ def take_cursor(params: dict[str, list[str]]) -> Cursor | None:
         raise QueryError(CURSOR_PARAM, exc.message) from exc
 
 
+def rank_of(flt: Filter, item: ItemView) -> int | None:
+    """What the next page continues after, besides (published, id): the count or the growth."""
+    return {"recent": None, "popular": item.bookmark_count, "rising": item.growth}[flt.sort]
+
+
 def next_link(self_url: str, flt: Filter, last: ItemView) -> FeedLink:
     """The link to the page after the one that ends with ``last``, in the order ``flt`` asks for."""
-    return FeedLink("next", with_cursor(self_url, Cursor(last.published, last.id).encode()))
+    cursor = Cursor(last.published, last.id, rank_of(flt, last))
+    return FeedLink("next", with_cursor(self_url, cursor.encode()))
 
 
 def page_links(

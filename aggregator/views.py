@@ -127,6 +127,7 @@ class ItemView:
     enclosures: tuple[Enclosure, ...] = field(default=())
     version: int = 0  # bumped whenever the item or its tags change
     language: str | None = None  # the language tag of the feed whose text is shown, if it declared one
+    growth: int | None = None  # sort=rising: new bookmarks in the window (``aggregator.sorts``)
 
 
 @dataclass(frozen=True)

@@ -411,6 +411,8 @@ def _documented_filters(schema: dict[str, Any], slugs: list[str], tags: list[str
         "until": when,
         "min_bookmarks": number,
         "limit": number,
+        "sort": {"anyOf": [{"type": "string", "enum": ["recent", "popular", "rising"]}, free]},
+        "window": {"anyOf": [{"type": "string", "enum": ["1h", "24h", "30d"]}, free]},
     }
     assert set(kinds) == set(PARAMS)
     for path, operations in schema["paths"].items():

@@ -55,6 +55,12 @@ slug = "k8s-popular"
 title = "Popular Kubernetes posts"
 tag = ["kubernetes"]
 min_bookmarks = 250
+
+[[outputs]]
+slug = "rising"
+title = "Rising this week"
+sort = "rising"
+window = "7d"
 """,
         )
     )
@@ -69,6 +75,7 @@ min_bookmarks = 250
     assert config.aliases == {"k8s": "kubernetes"}
     assert config.poller.interval == 3600 and config.poller.total_timeout == 12.0
     assert config.outputs[0].filters == {"tag": ["kubernetes"], "min_bookmarks": 250}
+    assert config.outputs[1].filters == {"sort": "rising", "window": "7d"}
 
 
 @pytest.mark.parametrize(
@@ -109,6 +116,9 @@ min_bookmarks = 250
         ),
         ('[[outputs]]\nslug = "all"\n', ["[[outputs]] entry 1: key 'slug'"]),
         ('[[outputs]]\nslug = "ok"\nsince = "soon"\n', ["[[outputs]] entry 1 (ok): since:"]),
+        ('[[outputs]]\nslug = "ok"\nsort = "best"\n', ["[[outputs]] entry 1 (ok): sort:", "rising"]),
+        ('[[outputs]]\nslug = "ok"\nwindow = "90d"\n', ["[[outputs]] entry 1 (ok): window:", "30d"]),
+        ('[[outputs]]\nslug = "ok"\nwindow = 3600\n', ["[[outputs]] entry 1 (ok): window:"]),
     ],
 )
 def test_bad_config_names_file_entry_and_key(tmp_path: Path, text: str, fragments: list[str]) -> None:

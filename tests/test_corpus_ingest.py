@@ -51,7 +51,6 @@ CONTENT_TYPES = {
 }
 
 
-
 @pytest.fixture(autouse=True)
 def corpus_present() -> None:
     """Skipped without ../shared locally; failed with a clear message under CI=true."""

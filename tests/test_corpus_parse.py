@@ -44,7 +44,6 @@ RSS10_NS = "{http://purl.org/rss/1.0/}"
 JAPANESE_CHARS = re.compile("[\u3040-\u30ff\u4e00-\u9fff]")
 
 
-
 @pytest.fixture(autouse=True)
 def corpus_present() -> None:
     """Skipped without ../shared locally; failed with a clear message under CI=true."""

@@ -165,4 +165,3 @@ def test_readme_builds_and_loads_the_image_the_manifests_run() -> None:
     assert build in (DEPLOY / "Containerfile").read_text(encoding="utf-8")
     loads = {" ".join(c[:3]) for c in readme_commands()}
     assert {"kind load docker-image", "minikube image load"} <= loads
-

@@ -96,3 +96,24 @@ def test_site_strips_www_and_case() -> None:
 def test_contradictory_filter_is_an_empty_slice() -> None:
     assert parse(tag="docker", not_tag="docker").is_empty_slice()
     assert not parse(tag="golang", not_tag="docker").is_empty_slice()
+
+
+def test_sort_and_window_name_the_slice_and_merge_like_the_other_parameters() -> None:
+    now = datetime(2024, 5, 1, tzinfo=UTC)
+    plain = parse_filter({}, now=now)
+    assert (plain.sort, plain.window, plain.as_of) == ("recent", 86400, now)
+    assert "sort" not in plain.canonical() and plain.describe() == "everything"
+    rising = parse_filter({"sort": "rising", "window": "6h"}, now=now)
+    assert rising.canonical() == "limit=50&sort=rising&window=6h"
+    assert rising.describe() == "rising in 6h"
+    popular = parse_filter(
+        {"sort": "popular", "window": "6h"}, now=now
+    )  # no window in a popular slice's name
+    assert popular.canonical() == "limit=50&sort=popular" and popular.describe() == "most bookmarked first"
+    route = parse_filter({"tag": "go", "sort": "rising", "window": "6h"}, now=now)
+    assert route.merge(parse_filter({}, now=now)) == route
+    assert (
+        route.merge(parse_filter({"window": "2d"}, now=now)).canonical()
+        == "tag=go&limit=50&sort=rising&window=2d"
+    )
+    assert route.merge(parse_filter({"sort": "recent"}, now=now)).sort == "recent"

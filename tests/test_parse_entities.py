@@ -179,7 +179,6 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 """
 
 
-
 def test_billion_laughs_refused() -> None:
     with pytest.raises(ParseError) as info:
         parse(BILLION_LAUGHS)
@@ -187,12 +186,10 @@ def test_billion_laughs_refused() -> None:
     assert "entity declarations" in str(info.value)
 
 
-
 def test_billion_laughs_on_one_line_refused() -> None:
     body = BILLION_LAUGHS.replace(b"\n <!ENTITY", b"<!ENTITY")
     with pytest.raises(ParseError, match="entity declarations"):
         parse(body)
-
 
 
 def test_quadratic_blowup_is_bounded_and_its_entry_dropped() -> None:
@@ -212,7 +209,6 @@ def test_quadratic_blowup_is_bounded_and_its_entry_dropped() -> None:
     assert f"{20_000 - fitting} references not expanded" in (feed.damage_summary or "")
 
 
-
 def test_quadratic_blowup_after_junk_prolog_is_bounded() -> None:
     value = "b" * 10_000
     body = (
@@ -226,7 +222,6 @@ def test_quadratic_blowup_after_junk_prolog_is_bounded() -> None:
     assert {d.kind for d in feed.damage} >= {"entities"}
 
 
-
 def test_small_entity_declarations_allowed() -> None:
     body = (
         b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY company "ACME Corp">\n]>\n'
@@ -236,7 +231,6 @@ def test_small_entity_declarations_allowed() -> None:
     feed = parse(body)
     assert feed.title == "ACME Corp news"
     assert feed.entries[0].title == "About ACME Corp"
-
 
 
 @pytest.mark.parametrize("separator", ["\n", ""])
@@ -255,7 +249,6 @@ def test_external_entity_never_resolved(separator: str) -> None:
     assert "/bin/" not in text
 
 
-
 def test_entity_reference_hidden_in_character_reference_refused() -> None:
     body = (
         b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "ha">\n'
@@ -266,7 +259,6 @@ def test_entity_reference_hidden_in_character_reference_refused() -> None:
         parse(body)
 
 
-
 def test_parameter_entity_declaring_markup_refused() -> None:
     body = (
         b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY % decl "<!ENTITY big \'xxxxxxxx\'>"> %decl;]>'
@@ -274,7 +266,6 @@ def test_parameter_entity_declaring_markup_refused() -> None:
     )
     with pytest.raises(ParseError, match="entity declarations"):
         parse(body)
-
 
 
 @pytest.mark.parametrize(
@@ -287,11 +278,9 @@ def test_invalid_character_references_recovered(reference: str) -> None:
     assert feed.entries[0].link == "https://example.com/1"
 
 
-
 def test_nul_character_reference_stripped() -> None:
     body = feeddocs.rss("<item><title>a&#0;b</title><description>c&#0;d&#1;e</description></item>")
     feed = parse(body)
     assert feed.entries[0].title == "ab"
     assert feed.entries[0].summary == "cde"
     assert "\x00" not in all_text(feed)
-

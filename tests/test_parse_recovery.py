@@ -217,9 +217,9 @@ def test_clean_document_has_no_damage() -> None:
 
 # --------------------------------------------------------------------------- moved from test_parse.py
 
+
 def test_warnings_for_bozo_feed_with_entries() -> None:
     body = feeddocs.rss("<item><title>ok</title><description>AT&T &nbsp; broken</description></item>")
     feed = parse(body)
     assert feed.entries[0].title == "ok"
     assert any("malformed" in warning for warning in feed.warnings)
-

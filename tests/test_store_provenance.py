@@ -21,7 +21,7 @@ import feedparser
 import pytest
 from conftest import fresh_pg_schema
 from feedserver import FeedServer
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
 from test_api import DEMO_CONFIG, SAMPLES, poll, sample_config, serve_samples
 from test_pages import article_key, demo_aliases, fold_tag
@@ -240,8 +240,10 @@ def test_tags_and_count_are_merged_from_every_source(polled: Polled, key: str) -
 
 
 def insert_points(engine: Engine, rows: list[tuple[int, int, datetime, int]]) -> None:
-    """Bookmark points as the poller would record them: (item, source, at, count)."""
+    """Bookmark points as the poller would record them: (item, source, at, count), in place of
+    the ones the samples' poll recorded for those items."""
     with engine.begin() as conn:
+        conn.execute(delete(POINT).where(POINT.c.item_id.in_({i for i, *_ in rows})))
         conn.execute(
             insert(POINT), [{"item_id": i, "source_id": s, "at": at, "count": n} for i, s, at, n in rows]
         )

@@ -88,6 +88,7 @@ def make_old(url: str) -> dict[str, int]:
         conn.execute(text("CREATE INDEX ix_item_site_published ON item (site, published)"))
         conn.execute(text("CREATE INDEX ix_item_bookmark_count ON item (bookmark_count)"))
         conn.execute(text("DELETE FROM meta WHERE key = 'site_key_rule'"))
+        conn.execute(text("DROP TABLE bookmark_point"))  # revision 0003: no release before it had it
         conn.execute(text("DROP TABLE alembic_version"))
     engine.dispose()
     return ids

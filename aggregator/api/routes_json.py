@@ -14,10 +14,10 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ..errors import NotFoundError, StorageError
+from ..errors import NotFoundError, QueryError, StorageError
 from ..filters import parse_filter
 from ..pages import item_page
-from ..paging import Cursor
+from ..paging import Cursor, rank_of
 from ..paths import tag_path
 from ..store.common import read_data_version
 from ..store.provenance import item_provenance
@@ -36,12 +36,14 @@ def api_items(request: Request, s: SettingsDep) -> ItemsPage:
     cursor = params.pop("cursor", None)
     after = Cursor.decode(cursor[0]) if cursor else None
     flt = parse_filter(params, aliases=s.config.aliases, now=s.clock())
+    if after is not None and (after.rank is None) != (flt.sort == "recent"):
+        raise QueryError("cursor", f"not a cursor of sort={flt.sort}")
     with read_connection(s) as conn:
         items = select_slice(conn, flt, after=after)
     last = items[-1] if len(items) == flt.limit else None
     return ItemsPage(
         items=[ItemOut.from_view(i) for i in items],
-        next_cursor=Cursor(last.published, last.id).encode() if last else None,
+        next_cursor=Cursor(last.published, last.id, rank_of(flt, last)).encode() if last else None,
         filter=flt.canonical(),
     )
 

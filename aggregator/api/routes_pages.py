@@ -12,20 +12,27 @@ from fastapi.responses import HTMLResponse, Response
 
 from .. import pages
 from ..errors import NotFoundError
+from ..filters import parse_filter
 from ..store.provenance import item_provenance
 from ..store.slices import item_count, select_slice, source_rows, tag_counts
 from .deps import ItemId, Settings, SettingsDep, read_connection
 from .responses import html_response
-from .slices import Slice, resolve, site_slice, tag_slice
+from .slices import Slice, query_params, resolve, site_slice, tag_slice
 
 router = APIRouter()
+INDEX_ITEMS = 20
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def index(s: SettingsDep) -> Response:
+def index(request: Request, s: SettingsDep) -> Response:
+    """The index, with the newest items (or, by ``sort`` and ``window``, the most bookmarked or rising)."""
+    orders = {k: v for k, v in query_params(request).items() if k in ("sort", "window")}
+    flt = parse_filter(orders, now=s.clock()).with_limit(INDEX_ITEMS)
+    tabs = pages.SortTabs("/", tuple(request.query_params.multi_items()), flt.sort, flt.window)
     with read_connection(s) as conn:
+        listing = (tabs, select_slice(conn, flt))
         html = pages.render_index(
-            s.config.outputs, tag_counts(conn), source_rows(conn), item_count(conn), s.zone
+            s.config.outputs, tag_counts(conn), source_rows(conn), item_count(conn), s.zone, listing
         )
     return html_response(html)
 
@@ -59,4 +66,5 @@ def _listing(s: Settings, request: Request, sl: Slice) -> Response:
     with read_connection(s) as conn:
         items = select_slice(conn, flt)
     feeds = pages.FeedLinks(sl.title, sl.base, request.url.query)
-    return html_response(pages.render_listing(heading, feeds, items, s.zone))
+    tabs = pages.SortTabs(sl.html, tuple(request.query_params.multi_items()), flt.sort, flt.window)
+    return html_response(pages.render_listing(heading, feeds, items, s.zone, tabs))

@@ -41,6 +41,7 @@ class ItemOut(BaseModel):
     updated: datetime
     site: str | None
     bookmark_count: int | None
+    growth: int | None = None  # sort=rising: new bookmarks in the window
     image: str | None
     tags: list[str]
     sources: list[SourceRefOut]

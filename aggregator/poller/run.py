@@ -32,6 +32,7 @@ from ..fetch import Fetcher
 from ..store import leases, locks
 from ..store import websub as subscriptions
 from ..store.common import connect, transaction
+from ..store.history import compact_history
 from ..store.sources import SourceState, next_due_time, sync_sources
 from .parsing import ParsePool, pool_size
 from .report import RunReport, SourceOutcome
@@ -176,8 +177,17 @@ class Poller:
             leases.release(self.engine, self.owner)  # what a deadline or a failure left unrecorded
         if since is not None:
             leases.end_sweep(self.engine, since)
+        self._compact_history()
         report.elapsed = time.perf_counter() - started
         return report
+
+    def _compact_history(self) -> None:
+        """A bounded step of bookmark-history compaction (``store.history``); a failure waits a run."""
+        try:
+            with transaction(self.engine) as conn:
+                compact_history(conn, self.clock())
+        except StorageError as exc:
+            log.warning("compacting the bookmark history failed: %s", exc)
 
     def _sync(self) -> None:
         """Make the sources match the configuration.

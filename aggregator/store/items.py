@@ -21,6 +21,7 @@ from ..ingest import SightingRow, TagSet, TagsStored, WriteCounts, WritePlan
 from ..keys import assign_keys, known_from, lookup_hashes
 from ..models import Item, ItemTag, Sighting, Tag, table_of
 from .common import bump_data_version, chunks, insert_for, wrap_storage_errors
+from .history import record_points
 from .keys import SIGHTING_COLUMNS, load_batch
 
 ITEM = table_of(Item)
@@ -78,7 +79,9 @@ def apply_plan(conn: Connection, plan: WritePlan, stored: ingest.Stored, now: da
     ids = {key_hash: int(row.id) for key_hash, row in stored.items.items() if row.id is not None}
     ids.update(_insert_new(conn, [row.values() for row in plan.new_items]))
     _update_changed(conn, [row.values() for row in plan.updated_items])
-    _upsert_sightings(conn, [(ids[key_hash], row) for key_hash, row in plan.sightings if key_hash in ids])
+    sightings = [(ids[key_hash], row) for key_hash, row in plan.sightings if key_hash in ids]
+    _upsert_sightings(conn, sightings)
+    record_points(conn, _moved_counts(sightings, stored), now)
     _write_tag_sets(conn, [(ids[t.key_hash], t) for t in plan.tag_sets if t.key_hash in ids])
     bumped = sorted(ids[key_hash] for key_hash in plan.bumps if key_hash in ids)
     for part in chunks(bumped):
@@ -87,6 +90,18 @@ def apply_plan(conn: Connection, plan: WritePlan, stored: ingest.Stored, now: da
         )
     if plan.counts.changed:
         bump_data_version(conn)
+
+
+def _moved_counts(
+    sightings: list[tuple[int, SightingRow]], stored: ingest.Stored
+) -> list[tuple[int, int, int]]:
+    """(item, source, count) where the source reports a count and it is not the one it reported before."""
+    moved = []
+    for item_id, row in sightings:
+        before = stored.mine.get(item_id)
+        if row.bookmark_count is not None and (before is None or before.bookmark_count != row.bookmark_count):
+            moved.append((item_id, row.source_id, row.bookmark_count))
+    return moved
 
 
 def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:

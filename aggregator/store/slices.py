@@ -24,6 +24,7 @@ from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..paging import Cursor
 from ..views import Enclosure, ItemView, SourceRef, SourceView, TagCount, is_poll_status, source_label
 from .common import wrap_storage_errors
+from .ordering import order_slice
 from .ranges import ranges_of, rarest_first, steer_sqlite
 from .textindex import steer_text_sqlite, text_predicate, trigram_predicate
 
@@ -81,7 +82,7 @@ def _slice_query(
     ranges: Sequence[ColumnElement[bool]] | None = None,
     matches: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
-    if flt.any_tags and not flt.tags:
+    if flt.any_tags and not flt.tags and flt.sort == "recent":
         return _merged_any_tags(flt, tag_ids, source_ids, after, ranges, matches)
     conditions: list[ColumnElement[bool]] = []
     if flt.tags:
@@ -109,6 +110,9 @@ def _slice_query(
         conditions.append(order_published >= flt.since)
     if flt.until:
         conditions.append(order_published < flt.until)
+    if flt.sort != "recent":
+        ranked = (after.rank, after.published, after.id) if after and after.rank is not None else None
+        return order_slice(query.where(*conditions), flt, ranked)
     if after:
         # Typed like the columns, so the cursor time is bound as naive UTC (not as timestamptz).
         cursor = tuple_(after.published, after.id, types=[order_published.type, ITEM.c.id.type])
@@ -228,6 +232,7 @@ def item_views(conn: Connection, rows: Sequence[Any]) -> list[ItemView]:
             ),
             version=r["version"],
             language=languages.get(r["owner_source_id"]),
+            growth=r.get("growth"),
         )
         for r in rows
     ]
