@@ -198,10 +198,11 @@ class OutcomePrinter:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     from .store.slices import source_rows
+    from .views import PRIVATE
 
     engine = open_engine(args)
     with connect(engine) as conn:
-        views = source_rows(conn)
+        views = source_rows(conn, audience=PRIVATE)  # the operator's own list: private sources too
     if args.json:
         print(json.dumps([_jsonable(asdict(v)) for v in views], ensure_ascii=False, indent=2))
         return 0
@@ -230,6 +231,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def cmd_items(args: argparse.Namespace) -> int:
     from .store.slices import select_slice
+    from .views import PRIVATE
 
     config = open_config(args)
     given = {param.name: getattr(args, param.name) for param in VOCABULARY}
@@ -237,7 +239,7 @@ def cmd_items(args: argparse.Namespace) -> int:
     flt = parse_filter(params, aliases=config.aliases, now=utcnow())
     engine = open_engine(args)
     with connect(engine) as conn:
-        items = select_slice(conn, flt)
+        items = select_slice(conn, flt, audience=PRIVATE)
     if args.json:
         print(json.dumps([_jsonable(i.__dict__) for i in items], ensure_ascii=False, indent=2, default=str))
         return 0

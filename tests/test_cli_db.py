@@ -44,8 +44,12 @@ def unversioned(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO tag (name, display) VALUES ('k8s', 'K8s')"))
         conn.execute(text("DROP TABLE alembic_version"))
-        for table in set(SQLModel.metadata.tables) - set(baseline_metadata().tables):  # added later
+        baseline = baseline_metadata().tables
+        for table in set(SQLModel.metadata.tables) - set(baseline):  # added later
             conn.execute(text(f"DROP TABLE {table}"))
+        for name, table in baseline.items():  # columns added later
+            for column in set(SQLModel.metadata.tables[name].columns.keys()) - set(table.columns.keys()):
+                conn.execute(text(f"ALTER TABLE {name} DROP COLUMN {column}"))
     engine.dispose()
 
 
