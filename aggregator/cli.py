@@ -1,4 +1,4 @@
-"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo, db.
+"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo, db, token.
 
 Exit status: 0 when the command ran (a poll whose sources failed still ran),
 2 for a bad configuration or bad arguments, or a database that needs ``aggregator db
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .cli_db import add_db_commands
 from .cli_observe import PollObservers, add_log_argument, add_metrics_arguments, setup_logging
 from .cli_opml import add_opml_commands
+from .cli_token import add_token_commands
 from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="ingest and exit")
     demo.set_defaults(func=cmd_demo)
     add_db_commands(sub)
+    add_token_commands(sub)
     return parser
 
 
@@ -214,7 +216,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
             continue
         state = "gone (410)" if v.gone else v.last_status or "never polled"
         nxt = v.next_poll_at.strftime("%Y-%m-%d %H:%M") if v.next_poll_at else "-"
-        print(f"[{v.id}] {v.label}  ({v.kind})")
+        print(f"[{v.id}] {v.label}  ({v.kind}{', private' if v.private else ''})")
         print(f"     {v.url}")
         print(f"     items {v.items}  status {state}  next poll {nxt}")
         if v.last_error:

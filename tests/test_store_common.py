@@ -23,10 +23,12 @@ from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePl
 from aggregator.keys import lookup_hashes
 from aggregator.models import Tag, table_of
 from aggregator.store import (
+    audience,
     common,
     copy,
     health,
     items,
+    itemviews,
     keys,
     leases,
     locks,
@@ -35,6 +37,7 @@ from aggregator.store import (
     slices,
     sources,
     textindex,
+    tokens,
 )
 from aggregator.store.common import connect, transaction, wrap_storage_errors
 from aggregator.store.sources import SourceUpdate
@@ -55,10 +58,12 @@ UPDATE = SourceUpdate(
     error_category=None,
 )
 BOUNDARY_MODULES = (
+    audience,
     common,
     copy,
     health,
     items,
+    itemviews,
     keys,
     leases,
     locks,
@@ -67,6 +72,7 @@ BOUNDARY_MODULES = (
     slices,
     sources,
     textindex,
+    tokens,
 )
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
@@ -105,6 +111,13 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "copy.empty_tables": lambda c: copy.empty_tables(c),
     "copy.copy_table": lambda c: copy.copy_table(c, c, table_of(Tag)),
     "copy.reset_counters": lambda c: copy.reset_counters(c),
+    "audience.reclassify_items": lambda c: audience.reclassify_items(c, [1]),
+    "itemviews.item_views": lambda c: itemviews.item_views(c, [{"id": 1}]),
+    "tokens.create_token": lambda c: tokens.create_token(c, "reading-list", NOW),
+    "tokens.list_tokens": lambda c: tokens.list_tokens(c),
+    "tokens.revoke_token": lambda c: tokens.revoke_token(c, 1),
+    "tokens.find_token": lambda c: tokens.find_token(c, "reading-list", "a-token", NOW),
+    "tokens.record_use": lambda c: tokens.record_use(c, 1, NOW),
 }
 ON_ENGINE: dict[str, Callable[[Engine], object]] = {
     "locks.acquire": lambda e: locks.acquire(e, "poll", "me", 60.0, NOW),

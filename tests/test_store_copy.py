@@ -4,6 +4,7 @@ database (SQLite or PostgreSQL) is there with every column; ids go on from the c
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,10 +14,14 @@ from sqlmodel import SQLModel
 from test_api import polled_samples
 
 from aggregator.errors import StorageError
-from aggregator.models import Tag, table_of
+from aggregator.models import BookmarkPoint, Sighting, Tag, table_of
 from aggregator.store.copy import copied_tables, copy_table, count_rows, empty_tables, reset_counters
+from aggregator.store.tokens import create_token
 
 TAG = table_of(Tag)
+SIGHTING = table_of(Sighting)
+POINT = table_of(BookmarkPoint)
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def dump(engine: Engine, columns: dict[str, set[str]] | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -34,7 +39,15 @@ def dump(engine: Engine, columns: dict[str, set[str]] | None = None) -> dict[str
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The polled samples, with a row in the tables a poll does not fill (a token, a bookmark point)."""
     with polled_samples(tmp_path_factory.mktemp("copy")) as (engine, _config, _client):
+        with engine.begin() as conn:
+            create_token(conn, "reading-list", NOW)
+            item_id, source_id = conn.execute(select(SIGHTING.c.item_id, SIGHTING.c.source_id)).first() or (
+                0,
+                0,
+            )
+            conn.execute(POINT.insert().values(item_id=item_id, source_id=source_id, at=NOW, count=3))
         yield engine
 
 

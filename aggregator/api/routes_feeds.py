@@ -24,13 +24,15 @@ from ..feedcache import http_date, is_not_modified, newest_update
 from ..filters import Filter
 from ..render import FORMATS, MEDIA_TYPES, render_feed
 from ..store.slices import select_slice
-from ..views import FeedMeta, ItemView
+from ..views import PRIVATE, PUBLIC, Audience, FeedMeta, ItemView
 from .deps import Settings, SettingsDep, read_connection
 from .schemas import ERRORS
 from .slices import Slice, output_slice, parse_switch, query_params, resolve, site_slice, tag_slice
+from .tokens import TOKEN_PARAM, require_token, unknown_feed
 
 FEED_MAX_AGE = 300
 CACHE_CONTROL = f"public, max-age={FEED_MAX_AGE}"
+PRIVATE_CACHE_CONTROL = "private, no-cache"  # no shared cache keeps it; each use is checked (revocation)
 
 router = APIRouter()
 
@@ -52,23 +54,36 @@ async def feed_site(host: str, ext: str, request: Request, s: SettingsDep) -> Re
     return await feed_response(s, request, ext, site_slice(host))
 
 
-@router.get("/feeds/{slug}.{ext}", responses=ERRORS, summary="A named output")
+@router.get("/feeds/{slug}.{ext}", responses=ERRORS, summary="A named output (a private one needs its token)")
 async def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Response:
     output = s.outputs.get(slug)
     if output is None:
-        raise NotFoundError(f"no feed named {slug[:60]!r}")
-    return await feed_response(s, request, ext, output_slice(s, output))
+        raise unknown_feed(slug)
+    if not output.private:
+        return await feed_response(s, request, ext, output_slice(s, output))
+    await require_token(s, request, slug)
+    return await feed_response(s, request, ext, output_slice(s, output), audience=PRIVATE)
 
 
-async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> Response:
-    """A feed; cached and unchanged, it is answered on the event loop with no database work."""
+async def feed_response(
+    s: Settings, request: Request, ext: str, sl: Slice, *, audience: Audience = PUBLIC
+) -> Response:
+    """A feed; cached and unchanged, it is answered on the event loop with no database work.
+
+    A private answer (``audience``) is never left to the fast path, which answers by URL
+    alone; its slice cache key is marked private and is reached only after the token passed.
+    """
     if ext not in FORMATS:
         raise NotFoundError(f"unknown feed format {ext[:20]!r}: use .atom, .rss or .json")
     params = query_params(request)
+    if audience.private:
+        params.pop(TOKEN_PARAM, None)
     extensions = parse_switch("ext", params.pop("ext", None))
     flt, heading = resolve(s, request, sl, params)
     self_url = request_url(request)
-    key = f"{ext} {sl.base} {flt.canonical()} ext={int(extensions)} {self_url}"
+    key = (
+        f"{ext} {sl.base} {flt.canonical()} ext={int(extensions)} {self_url} private={int(audience.private)}"
+    )
     version = s.versions.fresh()
     if version is None:
         version = await run_in_threadpool(s.versions.read)
@@ -86,7 +101,7 @@ async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> R
 
         def load() -> tuple[str, Sequence[ItemView]]:
             with read_connection(s) as conn:
-                return title, select_slice(conn, flt)
+                return title, select_slice(conn, flt, audience=audience)
 
         def render(items: Sequence[ItemView]) -> bytes:
             meta = make_meta(updated=newest_update(items))
@@ -96,10 +111,11 @@ async def feed_response(s: Settings, request: Request, ext: str, sl: Slice) -> R
     headers = {
         "ETag": entry.etag,
         "Last-Modified": http_date(entry.last_modified),
-        "Cache-Control": CACHE_CONTROL,
+        "Cache-Control": PRIVATE_CACHE_CONTROL if audience.private else CACHE_CONTROL,
         "X-Content-Type-Options": "nosniff",
     }
-    s.answers.record(request.scope, entry, headers, MEDIA_TYPES[ext])
+    if not audience.private:
+        s.answers.record(request.scope, entry, headers, MEDIA_TYPES[ext])
     if is_not_modified(request.headers.get("if-none-match"), request.headers.get("if-modified-since"), entry):
         return Response(status_code=304, headers=headers)
     return Response(entry.body, media_type=MEDIA_TYPES[ext], headers=headers)

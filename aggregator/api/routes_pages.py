@@ -22,7 +22,7 @@ router = APIRouter()
 def index(s: SettingsDep) -> Response:
     with read_connection(s) as conn:
         html = pages.render_index(
-            s.config.outputs, tag_counts(conn), source_rows(conn), item_count(conn), s.zone
+            s.public_outputs, tag_counts(conn), source_rows(conn), item_count(conn), s.zone
         )
     return html_response(html)
 
