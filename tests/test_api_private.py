@@ -7,6 +7,9 @@ walked too (a path parameter the walk cannot fill fails the test until it is tau
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import re
 import warnings
 from collections.abc import Iterator
@@ -29,6 +32,7 @@ from sqlalchemy.engine import Engine
 from starlette.routing import Mount, Route
 
 from aggregator.api import create_app
+from aggregator.logformat import LogFormat, configure_logging
 from aggregator.models import Item, Source, Tag, table_of
 from aggregator.store.common import transaction
 from aggregator.store.tokens import revoke_token
@@ -48,6 +52,18 @@ WRONG = "not-a-token-0123456789"
 def polled(engine: Engine) -> Iterator[Polled]:
     with polled_private(engine) as data:
         yield data
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    """Log lines written here for the test, the logging set-up as it was afterwards."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("aggregator").level)
+    try:
+        yield io.StringIO()
+    finally:
+        root.handlers, root.level = saved[0], saved[1]
+        logging.getLogger("aggregator").setLevel(saved[2])
 
 
 def client(polled: Polled) -> TestClient:
@@ -219,3 +235,25 @@ def test_a_private_answer_is_never_replayed_without_its_token(polled: Polled) ->
     assert conditional.status_code == 404
     assert [a.status_code for a in after] == [404, 404]
     assert served == 0
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_no_log_line_holds_a_token(polled: Polled, fmt: LogFormat, stream: io.StringIO) -> None:
+    """Every line, ours and the libraries' (the HTTP client's request lines, an access log line
+    as uvicorn writes it), goes through the redacting formatter, verbose included."""
+    logging.getLogger().handlers = []
+    configure_logging(fmt, verbose=True, stream=stream)
+    url = f"/feeds/{PRIVATE_OUTPUT}.atom?token={polled.token}"
+    with client(polled) as c:
+        assert c.get(url).status_code == 200
+        assert c.get(
+            f"/feeds/{PRIVATE_OUTPUT}.atom", headers={"Authorization": f"Bearer {polled.token}"}
+        ).is_success
+        assert c.get(f"{url}&limit=bad").status_code == 422
+    access = logging.getLogger("uvicorn.access")
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", url, "1.1", 200)
+    logged = stream.getvalue()
+    assert polled.token not in logged
+    assert logged.count("token=***") >= 3  # the client's two request lines, and the access line
+    if fmt == "json":
+        assert all(json.loads(line) for line in logged.splitlines())
