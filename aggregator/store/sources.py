@@ -36,7 +36,6 @@ class SourceState:
     tags: tuple[str, ...]
     interval: int | None
     allow_private: bool | None
-    private: bool  # its items show only in private outputs
     etag: str | None
     last_modified: str | None
     body_hash: str | None
@@ -44,6 +43,7 @@ class SourceState:
     redirect_url: str | None
     redirect_count: int
     next_poll_at: datetime | None
+    private: bool = False  # its items show only in private outputs
 
     @property
     def fetch_url(self) -> str:
