@@ -85,13 +85,14 @@ CASES: list[tuple[str, ItemRow, SourceInfo, Incoming, dict[str, Any] | None]] = 
         USER, said(USER, summary=None, published=None),
         {
             "summary": None, "author": None, "image": None, "bookmark_count": None,
-            "published": NOW, "has_date": False, "updated": NOW,
+            "published": NOW, "has_date": False, "updated": NOW, "first_seen": NOW,
             "owner_source_id": USER.id, "owner_rank": USER.rank,
         },
     ),
     (
         "a public source takes a private item even when they agree",
-        stored_by(MINE), TAG, said(TAG), {"owner_source_id": TAG.id, "owner_rank": TAG.rank},
+        stored_by(MINE), TAG, said(TAG),
+        {"owner_source_id": TAG.id, "owner_rank": TAG.rank, "first_seen": NOW},
     ),
 ]  # fmt: skip
 

@@ -11,7 +11,7 @@ highest figure any source reported.
 
 A private source (``incoming.is_private_rank``) writes an item's fields only while no public
 source has brought it. The first public source to bring it takes it over whole: every text
-field, the dates and the bookmark count become what that source says (empty where it says
+field, the dates (first seen: now) and the bookmark count become what that source says (empty where it says
 nothing), so nothing a private source said stays on an item the public sees.
 """
 
@@ -106,6 +106,7 @@ def _taken_over(existing: ItemRow, incoming: Incoming, source: SourceInfo, now: 
         "published": published,
         "has_date": incoming.published is not None,
         "updated": incoming.updated or published,
+        "first_seen": now,  # to the public, the item is new now
         "bookmark_count": incoming.bookmark_count,
     }
 
