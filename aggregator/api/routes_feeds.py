@@ -57,11 +57,12 @@ async def feed_site(host: str, ext: str, request: Request, s: SettingsDep) -> Re
 @router.get("/feeds/{slug}.{ext}", responses=ERRORS, summary="A named output (a private one needs its token)")
 async def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Response:
     output = s.outputs.get(slug)
+    if output is not None and not output.private:
+        return await feed_response(s, request, ext, output_slice(s, output))
+    # An unknown slug's token is looked up too: it is refused as slowly as a private output's.
+    await require_token(s, request, slug)
     if output is None:
         raise unknown_feed(slug)
-    if not output.private:
-        return await feed_response(s, request, ext, output_slice(s, output))
-    await require_token(s, request, slug)
     return await feed_response(s, request, ext, output_slice(s, output), audience=PRIVATE)
 
 
