@@ -1,4 +1,4 @@
-"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo, push, db.
+"""The ``aggregator`` command: poll, sources, items, OPML import/export, serve, demo, push, db, token.
 
 Exit status: 0 when the command ran (a poll whose sources failed still ran),
 2 for a bad configuration or bad arguments, or a database that needs ``aggregator db
@@ -25,6 +25,7 @@ from .cli_db import add_db_commands
 from .cli_observe import PollObservers, add_log_argument, add_metrics_arguments, setup_logging
 from .cli_opml import add_opml_commands
 from .cli_push import add_push_command
+from .cli_token import add_token_commands
 from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     add_push_command(sub)
     add_db_commands(sub)
+    add_token_commands(sub)
     return parser
 
 
@@ -200,10 +202,11 @@ class OutcomePrinter:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     from .store.slices import source_rows
+    from .views import PRIVATE
 
     engine = open_engine(args)
     with connect(engine) as conn:
-        views = source_rows(conn)
+        views = source_rows(conn, audience=PRIVATE)  # the operator's own list: private sources too
     if args.json:
         print(json.dumps([_jsonable(asdict(v)) for v in views], ensure_ascii=False, indent=2))
         return 0
@@ -215,7 +218,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
             continue
         state = "gone (410)" if v.gone else v.last_status or "never polled"
         nxt = v.next_poll_at.strftime("%Y-%m-%d %H:%M") if v.next_poll_at else "-"
-        print(f"[{v.id}] {v.label}  ({v.kind})")
+        print(f"[{v.id}] {v.label}  ({v.kind}{', private' if v.private else ''})")
         print(f"     {v.url}")
         print(f"     items {v.items}  status {state}  next poll {nxt}")
         if v.last_error:
@@ -232,6 +235,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def cmd_items(args: argparse.Namespace) -> int:
     from .store.slices import select_slice
+    from .views import PRIVATE
 
     config = open_config(args)
     given = {param.name: getattr(args, param.name) for param in VOCABULARY}
@@ -239,7 +243,7 @@ def cmd_items(args: argparse.Namespace) -> int:
     flt = parse_filter(params, aliases=config.aliases, now=utcnow())
     engine = open_engine(args)
     with connect(engine) as conn:
-        items = select_slice(conn, flt)
+        items = select_slice(conn, flt, audience=PRIVATE)
     if args.json:
         print(json.dumps([_jsonable(i.__dict__) for i in items], ensure_ascii=False, indent=2, default=str))
         return 0

@@ -18,7 +18,7 @@ def add_opml_commands(sub: Any) -> None:
     imp = sub.add_parser("import-opml", help="add the subscriptions of an OPML file")
     imp.add_argument("file", type=Path)
     imp.set_defaults(func=cmd_import_opml)
-    exp = sub.add_parser("export-opml", help="write every source as OPML")
+    exp = sub.add_parser("export-opml", help="write every public source as OPML (private ones stay out)")
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     exp.set_defaults(func=cmd_export_opml)
 

@@ -58,6 +58,7 @@ class SourceConfig:
     tags: Annotated[tuple[str, ...], PlainValidator(values.tags)] = ()
     interval: Annotated[int | None, PlainValidator(values.optional_duration)] = None  # None: [poller]
     allow_private_networks: Annotated[bool | None, PlainValidator(values.optional_flag)] = None
+    private: Flag = False  # its items show only in private outputs (README: private sources)
 
 
 @pydantic_dataclasses.dataclass(frozen=True, config=_SECTION)
@@ -130,11 +131,15 @@ class WebSubConfig:
 
 @pydantic_dataclasses.dataclass(frozen=True, config=_SECTION)
 class OutputConfig:
-    """One ``[[outputs]]`` entry: a named feed; its filter keys are gathered into ``filters``."""
+    """One ``[[outputs]]`` entry: a named feed; its filter keys are gathered into ``filters``.
+
+    A ``private`` output is served only with one of its tokens and shows the private sources' items too.
+    """
 
     slug: str
     title: Annotated[str, PlainValidator(values.text)]
     description: Annotated[str, PlainValidator(values.text)] = ""
+    private: Flag = False
     filters: dict[str, Any] = field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -142,7 +147,7 @@ class OutputConfig:
     def _gather_filters(cls, entry: Any) -> Any:
         if not isinstance(entry, dict):
             return entry
-        allowed = {"slug", "title", "description", *PARAMS}
+        allowed = {"slug", "title", "description", "private", *PARAMS}
         unknown = sorted(set(entry) - allowed)
         if unknown:
             raise ValueError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")

@@ -10,7 +10,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, String, Table, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    false,
+    true,
+)
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -67,6 +81,7 @@ class Source(SQLModel, table=True):
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     interval_seconds: int | None = None
     allow_private: bool | None = None
+    private: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     origin: str = Field(default="config", max_length=16)  # config | opml
     enabled: bool = True
     gone: bool = False  # the server answered 410 Gone
@@ -143,6 +158,8 @@ class ItemTag(SQLModel, table=True):
     tag_id: int = Field(foreign_key="tag.id", primary_key=True)
     item_id: int = Field(sa_column=Column(ID_TYPE, primary_key=True, index=True))
     published: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # A public source's sighting carries the tag; a link only private sources gave is ``False``.
+    public: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
 
 
 class Sighting(SQLModel, table=True):
@@ -183,6 +200,18 @@ class BookmarkPoint(SQLModel, table=True):
     source_id: int = Field(primary_key=True)
     at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     count: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class AccessToken(SQLModel, table=True):
+    """A token that opens one private output. Only its SHA-256 is stored (``store.tokens``)."""
+
+    __tablename__ = "access_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    output: str = Field(sa_column=Column(String(64), nullable=False, index=True))  # the output's slug
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_used_at: datetime | None = _when()
 
 
 class Meta(SQLModel, table=True):

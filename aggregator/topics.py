@@ -74,13 +74,13 @@ def output_slice(config: Config, output: OutputConfig, now: datetime) -> Slice:
 
 
 def named_slice(config: Config, slug: str, now: datetime) -> Slice:
-    """The slice of the named output ``slug``.
+    """The slice of the public named output ``slug`` (a private output is no topic of the hub).
 
     Raises:
-        NotFoundError: no output has that slug.
+        NotFoundError: no public output has that slug.
     """
     output = next((o for o in config.outputs if o.slug == slug), None)
-    if output is None:
+    if output is None or output.private:
         raise NotFoundError(f"no feed named {slug[:60]!r}")
     return output_slice(config, output, now)
 
@@ -133,6 +133,7 @@ class FeedView:
     window: str  # since/until as written, for the feed id
     hub: bool = True  # advertise the WebSub hub ([websub] enabled)
     cursor: Cursor | None = None  # a page after the first: the items older than this
+    private: bool = False  # a private output's feed, read with its token: no hub, its own cache entries
 
     @property
     def page_filter(self) -> Filter:
@@ -146,7 +147,8 @@ class FeedView:
     @property
     def cache_key(self) -> str:
         flt = self.filter.canonical()
-        return f"{self.ext} {self.slice.base} {flt} ext={int(self.extensions)} {self.self_url}"
+        own = f"{self.ext} {self.slice.base} {flt} ext={int(self.extensions)} {self.self_url}"
+        return own + " private=1" if self.private else own
 
     @property
     def feed_id(self) -> str:
@@ -204,6 +206,7 @@ def feed_view(
     self_url: str,
     base_url: str,
     now: datetime,
+    private: bool = False,
 ) -> FeedView:
     """The feed ``self_url`` names: ``sl`` in format ``ext``, narrowed by the query ``params``.
 
@@ -220,7 +223,8 @@ def feed_view(
     cursor = take_cursor(rest)
     flt, heading = resolve(config, sl, rest, now)
     base = base_url.rstrip("/")
-    return FeedView(ext, sl, flt, heading, extensions, self_url, base, window, config.websub.enabled, cursor)
+    hub = config.websub.enabled and not private
+    return FeedView(ext, sl, flt, heading, extensions, self_url, base, window, hub, cursor, private)
 
 
 def topic_view(config: Config, topic: str, base_url: str, now: datetime) -> FeedView:

@@ -1,10 +1,10 @@
 """Read models: what storage hands to the API, the renderers, the HTML pages and the CLI.
 
 Frozen dataclasses, no behaviour beyond naming things: ``ItemView`` (one merged
-item) with its ``SourceRef``s, ``SourceView`` (a source and its health),
-``TagCount``, ``PollStatus``, what a poll made of a source, and ``Provenance``,
-why an item is there: its ``Sighted`` sources, its ``FieldOrigin``s and its
-``BookmarkPoint``s. ``source_label``
+item) with its ``SourceRef``s, ``SourceView`` (a source and its health), ``Audience`` (whom
+a read is for: ``PUBLIC`` or ``PRIVATE``), ``TagCount``, ``PollStatus``, what a poll made of
+a source, and ``Provenance``, why an item is there: its ``Sighted`` sources, its
+``FieldOrigin``s and its ``BookmarkPoint``s. ``source_label``
 is the one place that says what a source is called. The SQL tables live in
 ``models``; these are what a user sees of them.
 """
@@ -30,6 +30,18 @@ def is_poll_status(value: object) -> TypeGuard[PollStatus]:
 def source_label(url: str, title: str | None, feed_title: str | None) -> str:
     """What a source is called: its configured title, else the feed's own, else its URL."""
     return title or feed_title or url
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a read is for. The public (the default of every read) sees only what public sources
+    said; the holder of a private output's token sees the private sources' items too."""
+
+    private: bool = False
+
+
+PUBLIC = Audience()
+PRIVATE = Audience(private=True)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class SourceView:
     tags: tuple[str, ...] = ()
     interval_seconds: int | None = None
     allow_private: bool | None = None
+    private: bool = False  # its items show only in private outputs; its URL only to the operator
     origin: str = "config"  # config | opml
     enabled: bool = True  # False: removed from the configuration, never polled again
     gone: bool = False  # the server answered 410 Gone

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from feedserver import FeedServer
+from oldschema import drop_later_schema
 from procs import run_cli
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
 from test_api import client_for, polled_samples
 from test_store_copy import dump
 
@@ -22,7 +22,6 @@ from aggregator.cli import main
 from aggregator.config import parse_config
 from aggregator.db import make_engine
 from aggregator.migrations import HEAD
-from aggregator.migrations.baseline import baseline_metadata
 from aggregator.poller import Poller
 
 ROUTES = (
@@ -45,8 +44,7 @@ def unversioned(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO tag (name, display) VALUES ('k8s', 'K8s')"))
         conn.execute(text("DROP TABLE alembic_version"))
-        for table in set(SQLModel.metadata.tables) - set(baseline_metadata().tables):  # added later
-            conn.execute(text(f"DROP TABLE {table}"))
+        drop_later_schema(conn)
     engine.dispose()
 
 

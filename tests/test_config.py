@@ -145,6 +145,14 @@ def test_bad_config_names_file_entry_and_key(tmp_path: Path, text: str, fragment
         ),
         ("[aliases]\nk8s = 3\n", "[aliases]: every alias must map a string to a string"),
         (
+            '[[sources]]\nurl = "https://a/"\nprivate = "yes"\n',
+            "[[sources]] entry 1 (https://a/): key 'private': expected true or false, got 'yes'",
+        ),
+        (
+            '[[outputs]]\nslug = "mine"\nprivate = 1\n',
+            "[[outputs]] entry 1 (mine): key 'private': expected true or false, got 1",
+        ),
+        (
             "unknown = 1\n",
             "unknown key 'unknown' (allowed: aliases, outputs, poller, server, sources, websub)",
         ),
@@ -177,6 +185,20 @@ def test_output_filters_are_gathered_and_title_defaults_to_slug() -> None:
     (output,) = parse_config({"outputs": [{"slug": "go", "tag": ["golang"], "since": "7d"}]}).outputs
     assert (output.slug, output.title, output.description) == ("go", "go", "")
     assert output.filters == {"tag": ["golang"], "since": "7d"}
+
+
+def test_sources_and_outputs_are_public_unless_marked_private() -> None:
+    config = parse_config(
+        {
+            "sources": [{"url": "https://a.example/"}, {"url": "https://b.example/?key=k", "private": True}],
+            "outputs": [{"slug": "open"}, {"slug": "mine", "private": True, "tag": ["go"]}],
+        }
+    )
+    assert [s.private for s in config.sources] == [False, True]
+    assert [(o.slug, o.private, o.filters) for o in config.outputs] == [
+        ("open", False, {}),
+        ("mine", True, {"tag": ["go"]}),
+    ]
 
 
 def test_bad_config_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aggregator.identity import hash_text
-from aggregator.ingest import COLUMNS, Incoming, ItemRow, SourceInfo, merge_item
+from aggregator.ingest import COLUMNS, Incoming, ItemRow, SourceInfo, is_private_rank, merge_item
 from aggregator.models import Item, table_of
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
@@ -21,6 +21,7 @@ BLOG, SITE, TAG, USER = (
     SourceInfo(3, "tag"),
     SourceInfo(4, "user"),
 )
+MINE, MY_BLOG = SourceInfo(5, "user", private=True), SourceInfo(6, "feed", private=True)
 KEY = "https://deeeet.com/a"
 
 
@@ -66,6 +67,33 @@ CASES: list[tuple[str, ItemRow, SourceInfo, Incoming, dict[str, Any] | None]] = 
         "the owner's later update moves updated",
         stored_by(SITE), SITE, said(SITE, updated=DAY2), {"updated": DAY2},
     ),
+    # A private source: below every public one, and silent on an item a public source has.
+    (
+        "a private source fills nothing on a public item",
+        stored_by(USER, author=None, has_date=False, bookmark_count=None), MINE,
+        said(MINE, author="me", published=DAY2, bookmark_count=99), None,
+    ),
+    ("a private feed ranks below a bookmark", stored_by(USER), MY_BLOG, said(MY_BLOG, title="x"), None),
+    (
+        "a private source rewords its own private item",
+        stored_by(MINE), MINE, said(MINE, title="mine", bookmark_count=4),
+        {"title": "mine", "bookmark_count": 4},
+    ),
+    (
+        "a public source takes a private item whole: what it leaves empty is emptied",
+        stored_by(MY_BLOG, author="me", image="https://i.example/p.png", bookmark_count=99, updated=DAY2),
+        USER, said(USER, summary=None, published=None),
+        {
+            "summary": None, "author": None, "image": None, "bookmark_count": None,
+            "published": NOW, "has_date": False, "updated": NOW, "first_seen": NOW,
+            "owner_source_id": USER.id, "owner_rank": USER.rank,
+        },
+    ),
+    (
+        "a public source takes a private item even when they agree",
+        stored_by(MINE), TAG, said(TAG),
+        {"owner_source_id": TAG.id, "owner_rank": TAG.rank, "first_seen": NOW},
+    ),
 ]  # fmt: skip
 
 
@@ -101,6 +129,14 @@ def test_a_new_item_takes_every_field_from_its_first_source() -> None:
 def test_an_undated_new_item_is_dated_when_first_seen() -> None:
     row = merge_item(None, said(SITE, published=None), SITE, NOW)
     assert row is not None and row.published == NOW and row.has_date is False
+
+
+def test_every_private_rank_is_below_every_public_one() -> None:
+    kinds = ("feed", "site", "tag", "user", "unknown")
+    private = [SourceInfo(1, kind, private=True).rank for kind in kinds]
+    public = [SourceInfo(1, kind).rank for kind in kinds]
+    assert max(private) < min(public) and all(map(is_private_rank, private))
+    assert not any(map(is_private_rank, public))
 
 
 def test_item_row_declares_the_item_tables_columns() -> None:

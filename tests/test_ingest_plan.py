@@ -66,6 +66,8 @@ def planned(state: State, source: SourceInfo, incoming: Incoming) -> WritePlan:
     tags = TagsStored(
         said={i: v for i, v in state[1].said.items() if i in wanted},
         links={i: v for i, v in state[1].links.items() if i in wanted},
+        private_sources=state[1].private_sources,
+        private_links={i: v for i, v in state[1].private_links.items() if i in wanted},
     )
     return plan_tags(first, source, tags)
 
@@ -123,3 +125,26 @@ def test_a_sighting_keeps_its_first_seen() -> None:
     plan = planned(stored(said(SITE), SITE), SITE, said(SITE, ("k8s",)))
     [(_, row)] = plan.sightings
     assert (row.first_seen, row.last_seen) == (DAY1, NOW)
+
+
+MINE = SourceInfo(5, "user", private=True)
+
+
+def test_a_tag_only_a_private_source_gave_is_linked_as_private() -> None:
+    state = stored(said(SITE), SITE)
+    plan = planned(state, MINE, said(MINE, ("go", "secret")))
+    assert [(sorted(n for n, _ in t.tags), t.private) for t in plan.tag_sets] == [
+        (["go", "secret"], frozenset({"secret"}))
+    ]
+
+
+def test_a_public_source_giving_the_same_tag_makes_its_link_public() -> None:
+    row = sighting(said(MINE, ("go", "secret")), MINE, DAY1, DAY1)
+    item, tags = stored(said(SITE), SITE, row)
+    hidden = replace(tags, private_sources=frozenset({MINE.id}), private_links={7: frozenset({"secret"})})
+    again = planned((item, hidden), MINE, said(MINE, ("go", "secret"), comment="edited"))
+    public = planned((item, hidden), SITE, said(SITE, ("go", "secret")))
+    assert again.bumps and again.tag_sets == ()  # the links already say it: nothing rewritten
+    assert [(sorted(n for n, _ in t.tags), t.private) for t in public.tag_sets] == [
+        (["go", "secret"], frozenset())
+    ]

@@ -24,11 +24,13 @@ from aggregator.keys import lookup_hashes
 from aggregator.models import Tag, table_of
 from aggregator.store import (
     archives,
+    audience,
     common,
     copy,
     health,
     history,
     items,
+    itemviews,
     keys,
     leases,
     locks,
@@ -38,6 +40,7 @@ from aggregator.store import (
     slices,
     sources,
     textindex,
+    tokens,
     websub,
 )
 from aggregator.store.common import connect, transaction, wrap_storage_errors
@@ -64,11 +67,13 @@ SUBSCRIBED = websub.SubscriptionState(
 )  # fmt: skip
 BOUNDARY_MODULES = (
     archives,
+    audience,
     common,
     copy,
     health,
     history,
     items,
+    itemviews,
     keys,
     leases,
     locks,
@@ -79,6 +84,7 @@ BOUNDARY_MODULES = (
     sources,
     textindex,
     websub,
+    tokens,
 )
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
@@ -96,7 +102,6 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "slices.tag_counts": lambda c: slices.tag_counts(c),
     "slices.source_rows": lambda c: slices.source_rows(c),
     "slices.item_count": lambda c: slices.item_count(c),
-    "slices.item_views": lambda c: slices.item_views(c, [{"id": 1}]),
     "provenance.item_provenance": lambda c: provenance.item_provenance(c, 1),
     "ranges.steer_sqlite": lambda c: ranges.steer_sqlite(
         c, ranges.ranges_of(Filter(sites=("a.example",))), 50
@@ -136,6 +141,13 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
         now=NOW,
     ),
     "websub.has_work": lambda c: websub.has_work(c),
+    "audience.reclassify_items": lambda c: audience.reclassify_items(c, [1]),
+    "itemviews.item_views": lambda c: itemviews.item_views(c, [{"id": 1}]),
+    "tokens.create_token": lambda c: tokens.create_token(c, "reading-list", NOW),
+    "tokens.list_tokens": lambda c: tokens.list_tokens(c),
+    "tokens.revoke_token": lambda c: tokens.revoke_token(c, 1),
+    "tokens.find_token": lambda c: tokens.find_token(c, "reading-list", "a-token", NOW),
+    "tokens.record_use": lambda c: tokens.record_use(c, 1, NOW),
 }
 ON_ENGINE: dict[str, Callable[[Engine], object]] = {
     "locks.acquire": lambda e: locks.acquire(e, "poll", "me", 60.0, NOW),

@@ -5,6 +5,7 @@ the copied ones."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,10 +15,14 @@ from sqlmodel import SQLModel
 from test_api import polled_samples
 
 from aggregator.errors import StorageError
-from aggregator.models import Tag, table_of
+from aggregator.models import BookmarkPoint, Sighting, Tag, table_of
 from aggregator.store.copy import copied_tables, copy_table, count_rows, empty_tables, reset_counters
+from aggregator.store.tokens import create_token
 
 TAG = table_of(Tag)
+SIGHTING = table_of(Sighting)
+POINT = table_of(BookmarkPoint)
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def dump(engine: Engine, columns: dict[str, set[str]] | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -35,6 +40,7 @@ def dump(engine: Engine, columns: dict[str, set[str]] | None = None) -> dict[str
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The polled samples, with a row in the tables a poll does not fill (a token, a subscription)."""
     with polled_samples(tmp_path_factory.mktemp("copy")) as (engine, _config, client):
         form = {
             "hub.mode": "subscribe",
@@ -43,6 +49,8 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
             "hub.secret": "kept with the subscription",
         }
         assert client.post("/websub", data=form).status_code == 202  # a subscriber is data too
+        with engine.begin() as conn:
+            create_token(conn, "reading-list", NOW)
         yield engine
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from oldschema import drop_later_schema
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
 from test_store_keys import DIARY, E, Feed, groups, poll
@@ -88,7 +89,7 @@ def make_old(url: str) -> dict[str, int]:
         conn.execute(text("CREATE INDEX ix_item_site_published ON item (site, published)"))
         conn.execute(text("CREATE INDEX ix_item_bookmark_count ON item (bookmark_count)"))
         conn.execute(text("DELETE FROM meta WHERE key = 'site_key_rule'"))
-        conn.execute(text("DROP TABLE bookmark_point"))  # revision 0003: no release before it had it
+        drop_later_schema(conn)  # the tables and columns of later revisions: no release before them had them
         conn.execute(text("DROP TABLE alembic_version"))
     engine.dispose()
     return ids

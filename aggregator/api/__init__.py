@@ -1,6 +1,7 @@
 """The HTTP service, thin routes over filters -> store.slices -> render: feeds
 at ``/feeds/all.{ext}``, ``/feeds/tag/{tag}.{ext}``, ``/feeds/site/{host}.{ext}``
-and ``/feeds/{slug}.{ext}`` (named outputs), each also filtered by query
+and ``/feeds/{slug}.{ext}`` (named outputs; a private one only with its token,
+``tokens``), each also filtered by query
 parameters (``routes_feeds``, with the route's filter from ``slices``); JSON at
 ``/api/items`` (cursor pagination), ``/api/items/{id}`` (why an item is here),
 ``/api/tags``, ``/api/sources`` and ``/healthz`` (``routes_json``, models in

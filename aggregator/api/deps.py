@@ -31,6 +31,7 @@ class Settings:
         self.versions = DataVersions(engine, config.server.version_interval)
         self.answers = Answers()
         self.outputs = {o.slug: o for o in config.outputs}
+        self.public_outputs = tuple(o for o in config.outputs if not o.private)  # listed on / and OPML
         self.zone = config.server.zone  # dates on the HTML pages; None: the local zone
 
 

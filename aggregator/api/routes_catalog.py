@@ -1,6 +1,6 @@
 """``/opml.xml``: the catalog of what this instance republishes, for subscribing in bulk.
 
-Every named output, everything, and the tag feeds (the 1,000 most used tags), each as an
+Every public named output, everything, and the tag feeds (public tags) (the 1,000 most used tags), each as an
 OPML 2.0 outline with its Atom URL, grouped by category (``outputs``, ``tags``).
 """
 
@@ -27,7 +27,7 @@ def catalog(request: Request, s: SettingsDep) -> Response:
     outlines: list[tuple[str, str, str, tuple[str, ...]]] = [
         (f"{base}/feeds/all.atom", "Everything", "feed", ("outputs",))
     ]
-    outlines += [(f"{base}/feeds/{o.slug}.atom", o.title, "feed", ("outputs",)) for o in s.config.outputs]
+    outlines += [(f"{base}/feeds/{o.slug}.atom", o.title, "feed", ("outputs",)) for o in s.public_outputs]
     outlines += [(f"{base}/feeds/tag/{tag_path(t.name)}.atom", t.display, "feed", ("tags",)) for t in tags]
     body = write_opml(outlines, title="aggregator: every feed", now=s.clock())
     return Response(

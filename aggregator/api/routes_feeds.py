@@ -19,18 +19,19 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from ..errors import NotFoundError
 from ..feedcache import Rendered, http_date, is_not_modified
 from ..store.slices import select_slice
 from ..topics import ALL, feed_view
-from ..views import FeedLink, ItemView
+from ..views import PRIVATE, PUBLIC, Audience, FeedLink, ItemView
 from .archives import ArchiveLinks, subscription_links
 from .deps import Settings, SettingsDep, read_connection
 from .schemas import ERRORS
 from .slices import Slice, output_slice, query_params, site_slice, tag_slice
+from .tokens import TOKEN_PARAM, require_token, unknown_feed
 
 FEED_MAX_AGE = 300
 CACHE_CONTROL = f"public, max-age={FEED_MAX_AGE}"
+PRIVATE_CACHE_CONTROL = "private, no-cache"
 
 router = APIRouter()
 
@@ -50,32 +51,48 @@ async def feed_site(host: str, ext: str, request: Request, s: SettingsDep) -> Re
     return await feed_response(s, request, ext, site_slice(host))
 
 
-@router.get("/feeds/{slug}.{ext}", responses=ERRORS, summary="A named output")
+@router.get("/feeds/{slug}.{ext}", responses=ERRORS, summary="A named output (a private one needs its token)")
 async def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Response:
     output = s.outputs.get(slug)
+    if output is not None and not output.private:
+        sl = output_slice(s, output)
+        archives = subscription_links(s, request, output, sl.route, ext)
+        return await feed_response(s, request, ext, sl, archives)
+    # An unknown slug's token is looked up too: it is refused as slowly as a private output's.
+    await require_token(s, request, slug)
     if output is None:
-        raise NotFoundError(f"no feed named {slug[:60]!r}")
-    sl = output_slice(s, output)
-    archives = subscription_links(s, request, output, sl.route, ext)
-    return await feed_response(s, request, ext, sl, archives)
+        raise unknown_feed(slug)
+    return await feed_response(s, request, ext, output_slice(s, output), audience=PRIVATE)
 
 
 async def feed_response(
-    s: Settings, request: Request, ext: str, sl: Slice, archives: ArchiveLinks | None = None
+    s: Settings,
+    request: Request,
+    ext: str,
+    sl: Slice,
+    archives: ArchiveLinks | None = None,
+    *,
+    audience: Audience = PUBLIC,
 ) -> Response:
     """A feed, or a page of it; cached and unchanged, it is answered on the event loop with no database work.
 
     The page holds ``limit`` items; one more is read, and when it exists the page links ``next``
     (so that item counts in the ETag too). Links read from the database count in it as well.
+    A private answer (``audience``) is never left to the fast path, which answers by URL
+    alone; its slice cache key is marked private and is reached only after the token passed.
     """
+    params = query_params(request)
+    if audience.private:
+        params.pop(TOKEN_PARAM, None)
     view = feed_view(
         s.config,
         ext,
         sl,
-        query_params(request),
+        params,
         self_url=request_url(request),
         base_url=str(request.base_url),
         now=s.clock(),
+        private=audience.private,
     )
     key = view.cache_key + (f" {archives.key}" if archives else "")
     version = s.versions.fresh()
@@ -86,7 +103,8 @@ async def feed_response(
 
         def load(more: tuple[FeedLink, ...]) -> tuple[str, Sequence[ItemView]]:
             with read_connection(s) as conn:
-                return view.etag_title(more), select_slice(conn, view.page_filter, after=view.cursor)
+                found = select_slice(conn, view.page_filter, after=view.cursor, audience=audience)
+                return view.etag_title(more), found
 
         def build() -> Rendered:
             more: tuple[FeedLink, ...] = ()
@@ -96,14 +114,23 @@ async def feed_response(
             return s.cache.get(key, version, partial(load, more), partial(view.render, more=more), ext)
 
         entry = await run_in_threadpool(build)
+    if audience.private:
+        return feed_answer(s, request, entry, view.media_type, PRIVATE_CACHE_CONTROL, None, replay=False)
     return feed_answer(s, request, entry, view.media_type, CACHE_CONTROL, view.link_header)
 
 
 def feed_answer(
-    s: Settings, request: Request, entry: Rendered, media_type: str, cache_control: str, link: str | None
+    s: Settings,
+    request: Request,
+    entry: Rendered,
+    media_type: str,
+    cache_control: str,
+    link: str | None,
+    *,
+    replay: bool = True,
 ) -> Response:
     """The response for a rendered feed: validators, 304 to a matching conditional request, and
-    recorded for the fast path."""
+    recorded for the fast path unless it must not be ``replay``ed by URL alone (a private feed)."""
     headers = {
         "ETag": entry.etag,
         "Last-Modified": http_date(entry.last_modified),
@@ -112,7 +139,8 @@ def feed_answer(
     }
     if link:
         headers["Link"] = link
-    s.answers.record(request.scope, entry, headers, media_type)
+    if replay:
+        s.answers.record(request.scope, entry, headers, media_type)
     if is_not_modified(request.headers.get("if-none-match"), request.headers.get("if-modified-since"), entry):
         return Response(status_code=304, headers=headers)
     return Response(entry.body, media_type=media_type, headers=headers)

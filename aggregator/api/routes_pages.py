@@ -32,7 +32,7 @@ def index(request: Request, s: SettingsDep) -> Response:
     with read_connection(s) as conn:
         listing = (tabs, select_slice(conn, flt))
         html = pages.render_index(
-            s.config.outputs, tag_counts(conn), source_rows(conn), item_count(conn), s.zone, listing
+            s.public_outputs, tag_counts(conn), source_rows(conn), item_count(conn), s.zone, listing
         )
     return html_response(html)
 

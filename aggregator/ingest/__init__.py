@@ -9,7 +9,17 @@ Which item each entry belongs to is ``keys.assign_keys``; storage loads, this pa
 decides, storage applies.
 """
 
-from .incoming import RANKS, Incoming, SourceInfo, prepare_entries, tag_pairs, text_rank, to_incoming
+from .incoming import (
+    PRIVATE_DROP,
+    RANKS,
+    Incoming,
+    SourceInfo,
+    is_private_rank,
+    prepare_entries,
+    tag_pairs,
+    text_rank,
+    to_incoming,
+)
 from .merge import COLUMNS, TEXT_FIELDS, ItemRow, merge_item, new_item, union_tags
 from .plan import (
     Retag,
@@ -22,11 +32,13 @@ from .plan import (
     plan_tags,
     plan_writes,
     sighting,
+    tag_set,
     tag_union,
 )
 
 __all__ = [
     "COLUMNS",
+    "PRIVATE_DROP",
     "RANKS",
     "TEXT_FIELDS",
     "Incoming",
@@ -39,6 +51,7 @@ __all__ = [
     "TagsStored",
     "WriteCounts",
     "WritePlan",
+    "is_private_rank",
     "merge_item",
     "new_item",
     "plan_tags",
@@ -46,6 +59,7 @@ __all__ = [
     "prepare_entries",
     "sighting",
     "tag_pairs",
+    "tag_set",
     "tag_union",
     "text_rank",
     "to_incoming",

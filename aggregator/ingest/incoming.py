@@ -4,7 +4,8 @@ A user feed's description is the user's comment, not the article's summary. Whic
 source's text an item keeps is decided by rank (``merge``): the publisher's own feed
 beats a per-site feed, which beats a per-tag feed, which beats a user's bookmark feed.
 A plain feed speaks as the publisher only for links on its own site; what it says of
-other sites' pages (a link blog) ranks with a user's bookmarks.
+other sites' pages (a link blog) ranks with a user's bookmarks. A private source ranks below
+every public one (its rank is negative): its text shows only while no public source has the item.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..sanitize import clean_text
 
 RANKS = {"feed": 4, "site": 3, "tag": 2, "user": 1}
 OFF_SITE_RANK = RANKS["user"]
+PRIVATE_DROP = 100  # a private source's rank is its kind's rank less this: below every public rank
 MAX_COMMENT = 1000
 
 
@@ -42,10 +44,16 @@ class SourceInfo:
     id: int
     kind: str
     tags: tuple[str, ...] = ()  # configured tags, display forms
+    private: bool = False  # its items show only in private outputs
 
     @property
     def rank(self) -> int:
-        return RANKS.get(self.kind, 0)
+        return RANKS.get(self.kind, 0) - (PRIVATE_DROP if self.private else 0)
+
+
+def is_private_rank(rank: int) -> bool:
+    """True for the rank of a private source (an item owned at such a rank no public source has seen)."""
+    return rank < 0
 
 
 @dataclass(frozen=True)
@@ -159,7 +167,7 @@ def to_incoming(
 def text_rank(source: SourceInfo, site: str | None, home: str | None) -> int:
     """The source's rank, except a plain feed talking about another site's page."""
     if source.kind == "feed" and home and site and not is_same_site(site, home):
-        return OFF_SITE_RANK
+        return OFF_SITE_RANK - (PRIVATE_DROP if source.private else 0)
     return source.rank
 
 

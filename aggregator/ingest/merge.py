@@ -8,6 +8,11 @@ Text fields belong to one source at a time: a source keeps them until a higher-r
 one brings the item, so two feeds that disagree never make an item flap between their
 versions. A lower or equal source only fills empty fields. Bookmark counts keep the
 highest figure any source reported.
+
+A private source (``incoming.is_private_rank``) writes an item's fields only while no public
+source has brought it. The first public source to bring it takes it over whole: every text
+field, the dates (first seen: now) and the bookmark count become what that source says (empty where it says
+nothing), so nothing a private source said stays on an item the public sees.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from ..identity import site_key
-from .incoming import SHARED_FIELDS, Incoming, ItemText, SourceInfo
+from .incoming import SHARED_FIELDS, Incoming, ItemText, SourceInfo, is_private_rank
 
 # The fields a source's text owns, in the order they are compared.
 TEXT_FIELDS = ("link", "guid", "title", "summary", "content", "author", "image", "enclosures")
@@ -58,7 +63,12 @@ def merge_item(
     """The item row to write, or ``None`` when the stored item already says all of it."""
     if existing is None:
         return new_item(incoming, source, now)
-    changes = _merged_fields(existing, incoming, source)
+    if is_private_rank(existing.owner_rank) and not is_private_rank(incoming.rank):
+        changes = _taken_over(existing, incoming, source, now)
+    elif is_private_rank(incoming.rank) and not is_private_rank(existing.owner_rank):
+        return None  # a private source never writes what the public sees of an item
+    else:
+        changes = _merged_fields(existing, incoming, source)
     if not changes:
         return None
     return replace(existing, **changes, version=existing.version + 1, last_seen=now)
@@ -84,6 +94,21 @@ def new_item(incoming: Incoming, source: SourceInfo, now: datetime) -> ItemRow:
 
 def _offered(incoming: Incoming, name: str) -> Any:
     return incoming.enclosure_dicts() if name == "enclosures" else getattr(incoming, name)
+
+
+def _taken_over(existing: ItemRow, incoming: Incoming, source: SourceInfo, now: datetime) -> dict[str, Any]:
+    """A public source's first sighting of an item only private sources had: its fields, whole."""
+    published = incoming.published or now
+    return {
+        **{name: _offered(incoming, name) for name in TEXT_FIELDS},
+        "owner_source_id": source.id,
+        "owner_rank": incoming.rank,
+        "published": published,
+        "has_date": incoming.published is not None,
+        "updated": incoming.updated or published,
+        "first_seen": now,  # to the public, the item is new now
+        "bookmark_count": incoming.bookmark_count,
+    }
 
 
 def _merged_fields(existing: ItemRow, incoming: Incoming, source: SourceInfo) -> dict[str, Any]:

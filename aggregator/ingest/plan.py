@@ -10,15 +10,16 @@ What a plan says, item by item:
 
 * the item is new, or its fields changed (``merge.merge_item``): a row to write;
 * this source's sighting is new or says something else: a sighting to upsert;
-* the union of every source's tags moved, or the links' copy of ``published`` is stale:
-  the item's tag set to rewrite;
+* the union of every source's tags moved (or which of them a public source gave), or the
+  links' copy of ``published`` is stale: the item's tag set to rewrite (a tag only private
+  sources gave is linked as private: public reads skip it);
 * a reader sees a change (a sighting's tags, user, comment or date; the tag set) but no
   field changed: the item's version is bumped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -64,6 +65,8 @@ class TagsStored:
     links: Mapping[int, Mapping[str, datetime]] = field(
         default_factory=dict
     )  # item id -> name -> published copy
+    private_sources: frozenset[int] = frozenset()  # which of the sources in ``said`` are private
+    private_links: Mapping[int, frozenset[str]] = field(default_factory=dict)  # item id -> private link names
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class TagSet:
     key_hash: str
     published: datetime
     tags: Pairs
+    private: frozenset[str] = frozenset()  # names only private sources gave: linked as private
 
 
 @dataclass(frozen=True)
@@ -155,15 +159,17 @@ def plan_tags(plan: WritePlan, source: SourceInfo, stored: TagsStored) -> WriteP
     where a reader sees a change no field carries; the counts."""
     tag_sets: list[TagSet] = []
     retagged: list[str] = []
+    private_sources = stored.private_sources | ({source.id} if source.private else set())
     for r in plan.retag:
         others = (
             [(s, tags) for s, tags in stored.said.get(r.item_id, ()) if s != source.id] if r.item_id else []
         )
-        union = tag_union([*others, (source.id, r.tags)])
+        wanted = tag_set(r.key_hash, r.published, [*others, (source.id, r.tags)], private_sources)
         links = stored.links.get(r.item_id, {}) if r.item_id is not None else {}
-        moved = set(union) != set(links)
+        hidden = stored.private_links.get(r.item_id, frozenset()) if r.item_id is not None else frozenset()
+        moved = {n for n, _ in wanted.tags} != set(links) or wanted.private != hidden
         if moved or any(when != r.published for when in links.values()):
-            tag_sets.append(TagSet(r.key_hash, r.published, tuple(union.items())))
+            tag_sets.append(wanted)
         if moved:
             retagged.append(r.key_hash)
     written = {r.key_hash for r in plan.new_items} | {r.key_hash for r in plan.updated_items}
@@ -175,6 +181,16 @@ def plan_tags(plan: WritePlan, source: SourceInfo, stored: TagsStored) -> WriteP
         unchanged=plan.entries - changed,
     )
     return replace(plan, tag_sets=tuple(tag_sets), bumps=bumps, counts=counts)
+
+
+def tag_set(
+    key_hash: str, published: datetime, said: Sequence[tuple[int, Pairs]], private_sources: Set[int]
+) -> TagSet:
+    """An item's whole tag set from every source's ``(source id, tags)``; a tag no public source
+    gave is marked private."""
+    union = tag_union(said)
+    public = tag_union([(s, tags) for s, tags in said if s not in private_sources])
+    return TagSet(key_hash, published, tuple(union.items()), frozenset(union) - frozenset(public))
 
 
 def tag_union(said: Sequence[tuple[int, Pairs]]) -> dict[str, str]:

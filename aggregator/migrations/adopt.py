@@ -4,9 +4,9 @@ Such a database has the tables of its release: maybe without the nullable column
 since (``feed_language``, ``last_warning``, ``page_hash``, ``entry_hash``, ``site_key``),
 maybe with the slice indexes of earlier releases, maybe without the one-time data rules
 of ``store.rekey`` applied. ``adopt`` adds what is missing (tables, nullable columns,
-indexes), drops the indexes the baseline replaced, applies the data rules that ``meta``
-does not record, and stamps revision 0001; ``run.upgrade`` goes on to the head in the same
-transaction.
+indexes), drops the indexes the baseline replaced and stamps revision 0001; ``run.upgrade``
+goes on to the head in the same transaction, then ``apply_rules`` applies the data rules
+that ``meta`` does not record.
 """
 
 from __future__ import annotations
@@ -72,11 +72,16 @@ def adopt(conn: Connection) -> Adoption:
             if index.name not in indexes:
                 index.create(conn)
                 done.added.append(f"index {index.name}")
-    if upgrade_identity(conn):
-        done.rules.append("identity")
-    if upgrade_site_keys(conn):
-        done.rules.append("site keys")
     VERSION_TABLE.create(conn, checkfirst=True)
     conn.execute(VERSION_TABLE.delete())
     conn.execute(VERSION_TABLE.insert().values(version_num=REVISION))
     return done
+
+
+def apply_rules(conn: Connection, done: Adoption) -> None:
+    """Apply the data rules ``meta`` does not record, once the adopted database is at the head:
+    they are today's code, which reads and writes today's schema."""
+    if upgrade_identity(conn):
+        done.rules.append("identity")
+    if upgrade_site_keys(conn):
+        done.rules.append("site keys")

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..errors import SchemaVersionError, StorageError
 from ..store.common import wrap_storage_errors
 from . import HEAD, SchemaState, lock_schema, read_state
-from .adopt import Adoption, adopt
+from .adopt import Adoption, adopt, apply_rules
 
 SCRIPTS = Path(__file__).resolve().parent
 Standing = Literal["head", "behind", "unknown", "unversioned", "empty"]
@@ -88,6 +88,8 @@ def upgrade(engine: Engine) -> Upgrade:
             command.upgrade(alembic_config(conn), "head")
         except CommandError as exc:
             raise SchemaVersionError(f"cannot upgrade the database: {exc}") from exc
+        if adoption is not None:
+            apply_rules(conn, adoption)
         after = read_state(conn).revision
     assert after is not None
     return Upgrade(before, after, adoption)

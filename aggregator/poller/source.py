@@ -164,7 +164,7 @@ class SourcePoller:
         )
 
     def _source(self, state: SourceState) -> SourceInfo:
-        return SourceInfo(state.id, state.kind, state.tags)
+        return SourceInfo(state.id, state.kind, state.tags, private=state.private)
 
     def _prepare(self, state: SourceState, result: Fetched, now: datetime) -> Prepared | Failed:
         """Parse and prepare in this thread (no pool); an unexpected parser failure is a ``Failed`` too."""

@@ -21,7 +21,8 @@ from ..filters import Filter
 from ..models import Item, table_of
 from ..views import ItemView
 from .common import wrap_storage_errors
-from .slices import item_views, slice_statement
+from .itemviews import item_views
+from .slices import slice_statement
 
 ITEM = table_of(Item)
 UNBOUNDED = 2**62  # a limit no output reaches: every item of the filter

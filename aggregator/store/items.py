@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from .. import ingest
 from ..ingest import SightingRow, TagSet, TagsStored, WriteCounts, WritePlan
 from ..keys import assign_keys, known_from, lookup_hashes
-from ..models import Item, ItemTag, Sighting, Tag, table_of
+from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from .common import bump_data_version, chunks, insert_for, wrap_storage_errors
 from .history import record_points
 from .keys import SIGHTING_COLUMNS, load_batch
@@ -27,6 +27,7 @@ from .keys import SIGHTING_COLUMNS, load_batch
 ITEM = table_of(Item)
 SIGHTING = table_of(Sighting)
 TAG = table_of(Tag)
+SOURCE = table_of(Source)
 ITEM_TAG = table_of(ItemTag)
 
 __all__ = ["WriteCounts", "apply_plan", "load_tags", "rederive_tags", "write_items"]
@@ -50,23 +51,34 @@ def write_items(
 
 @wrap_storage_errors()
 def load_tags(conn: Connection, item_ids: Sequence[int]) -> TagsStored:
-    """Every source's tags for these items, and their current tag links."""
+    """Every source's tags for these items (and which sources are private), and their current tag links."""
     said: dict[int, list[tuple[int, tuple[tuple[str, str], ...]]]] = {}
     links: dict[int, dict[str, datetime]] = {}
+    hidden: dict[int, set[str]] = {}
+    private: set[int] = set()
     for part in chunks(item_ids):
-        for item_id, source_id, tags in conn.execute(
-            select(SIGHTING.c.item_id, SIGHTING.c.source_id, SIGHTING.c.tags).where(
-                SIGHTING.c.item_id.in_(part)
-            )
+        for item_id, source_id, tags, is_private in conn.execute(
+            select(SIGHTING.c.item_id, SIGHTING.c.source_id, SIGHTING.c.tags, SOURCE.c.private)
+            .join(SOURCE, SOURCE.c.id == SIGHTING.c.source_id, isouter=True)
+            .where(SIGHTING.c.item_id.in_(part))
         ):
             said.setdefault(item_id, []).append((source_id, _pairs(tags)))
-        for item_id, name, when in conn.execute(
-            select(ITEM_TAG.c.item_id, TAG.c.name, ITEM_TAG.c.published)
+            if is_private:
+                private.add(int(source_id))
+        for item_id, name, when, public in conn.execute(
+            select(ITEM_TAG.c.item_id, TAG.c.name, ITEM_TAG.c.published, ITEM_TAG.c.public)
             .join(TAG, TAG.c.id == ITEM_TAG.c.tag_id)
             .where(ITEM_TAG.c.item_id.in_(part))
         ):
             links.setdefault(item_id, {})[name] = when
-    return TagsStored(said=said, links=links)
+            if not public:
+                hidden.setdefault(item_id, set()).add(name)
+    return TagsStored(
+        said=said,
+        links=links,
+        private_sources=frozenset(private),
+        private_links={i: frozenset(names) for i, names in hidden.items()},
+    )
 
 
 def _pairs(tags: Any) -> tuple[tuple[str, str], ...]:
@@ -153,7 +165,12 @@ def _write_tag_sets(conn: Connection, sets: list[tuple[int, TagSet]]) -> None:
     for part in chunks(sorted(item_id for item_id, _ in sets)):
         conn.execute(delete(ITEM_TAG).where(ITEM_TAG.c.item_id.in_(part)))
     links = [
-        {"item_id": item_id, "tag_id": tag_ids[name], "published": t.published}
+        {
+            "item_id": item_id,
+            "tag_id": tag_ids[name],
+            "published": t.published,
+            "public": name not in t.private,
+        }
         for item_id, t in sets
         for name, _ in t.tags
     ]
@@ -177,14 +194,15 @@ def _ensure_tags(conn: Connection, names: dict[str, str]) -> dict[str, int]:
 
 @wrap_storage_errors()
 def rederive_tags(conn: Connection, item_ids: Iterable[int]) -> None:
-    """Make each item's tags the union of its sightings' tags (after sightings moved between items)."""
+    """Make each item's tags the union of its sightings' tags (after sightings moved between items,
+    or a source became private or public)."""
     wanted = sorted(set(item_ids))
-    said = load_tags(conn, wanted).said
+    stored = load_tags(conn, wanted)
     published: dict[int, datetime] = {}
     for part in chunks(wanted):
         published.update(conn.execute(select(ITEM.c.id, ITEM.c.published).where(ITEM.c.id.in_(part))).all())
     sets = [
-        (i, TagSet("", published[i], tuple(ingest.tag_union(said.get(i, ())).items())))
+        (i, ingest.tag_set("", published[i], stored.said.get(i, ()), stored.private_sources))
         for i in wanted
         if i in published
     ]

@@ -22,16 +22,21 @@ from sqlalchemy.sql.selectable import Subquery
 
 from ..filters import Filter
 from ..models import BookmarkPoint, Item, table_of
+from ..views import PUBLIC, Audience
+from .audience import point_condition, present
 
 ITEM = table_of(Item)
 POINT = table_of(BookmarkPoint)
 Rank = tuple[int, datetime, int]  # the last item of a page: its rank, published and id
 
 
-def order_slice(query: Select[Any], flt: Filter, after: Rank | None) -> Select[Any]:
-    """``query`` in ``flt.sort`` order (popular or rising), after ``after``, at most ``flt.limit`` rows."""
+def order_slice(
+    query: Select[Any], flt: Filter, after: Rank | None, audience: Audience = PUBLIC
+) -> Select[Any]:
+    """``query`` in ``flt.sort`` order (popular or rising), after ``after``, at most ``flt.limit`` rows;
+    a rising order counts only the points ``audience`` may see."""
     if flt.sort == "rising":
-        query, rank = _with_growth(query, flt)
+        query, rank = _with_growth(query, flt, present(point_condition(audience, POINT)))
     else:
         rank = ITEM.c.bookmark_count
         query = query.where(rank.is_not(None))
@@ -42,7 +47,9 @@ def order_slice(query: Select[Any], flt: Filter, after: Rank | None) -> Select[A
     return query.order_by(rank.desc(), ITEM.c.published.desc(), ITEM.c.id.desc()).limit(flt.limit)
 
 
-def _with_growth(query: Select[Any], flt: Filter) -> tuple[Select[Any], ColumnElement[Any]]:
+def _with_growth(
+    query: Select[Any], flt: Filter, counted: list[ColumnElement[bool]]
+) -> tuple[Select[Any], ColumnElement[Any]]:
     """The items that grew in the window, with their growth as the ``growth`` column."""
     if flt.as_of is None:
         raise ValueError("a rising slice counts back from Filter.as_of, which is not set")
@@ -50,12 +57,12 @@ def _with_growth(query: Select[Any], flt: Filter) -> tuple[Select[Any], ColumnEl
     start = end - timedelta(seconds=flt.window)
     moved = (
         select(POINT.c.item_id, func.min(POINT.c.count).label("low"))
-        .where(POINT.c.at > start, POINT.c.at <= end)
+        .where(POINT.c.at > start, POINT.c.at <= end, *counted)
         .group_by(POINT.c.item_id)
         .subquery("moved")
     )
-    now = _newest_counts(moved, end, "now")
-    before = _newest_counts(moved, start, "before")
+    now = _newest_counts(moved, end, "now", counted)
+    before = _newest_counts(moved, start, "before", counted)
     base = func.coalesce(before.c.count, case((ITEM.c.first_seen > start, 0), else_=moved.c.low))
     growth = now.c.count - base
     query = (
@@ -68,14 +75,16 @@ def _with_growth(query: Select[Any], flt: Filter) -> tuple[Select[Any], ColumnEl
     return query, growth
 
 
-def _newest_counts(moved: Subquery, bound: datetime, name: str) -> Subquery:
+def _newest_counts(
+    moved: Subquery, bound: datetime, name: str, counted: list[ColumnElement[bool]]
+) -> Subquery:
     """Per moved item: the highest, over its sources, of each source's newest count at or before ``bound``."""
     newest_first = func.row_number().over(
         partition_by=(POINT.c.item_id, POINT.c.source_id), order_by=POINT.c.at.desc()
     )
     ranked = (
         select(POINT.c.item_id, POINT.c.count, newest_first.label("rn"))
-        .where(POINT.c.item_id.in_(select(moved.c.item_id)), POINT.c.at <= bound)
+        .where(POINT.c.item_id.in_(select(moved.c.item_id)), POINT.c.at <= bound, *counted)
         .subquery()
     )
     return (

@@ -18,9 +18,10 @@ from sqlalchemy.engine import Connection
 from ..ingest.merge import TEXT_FIELDS
 from ..models import BookmarkPoint as BookmarkPointRow
 from ..models import Item, Sighting, Source, table_of
-from ..views import BookmarkPoint, FieldOrigin, Provenance, Sighted, SourceRef, source_label
+from ..views import PUBLIC, Audience, BookmarkPoint, FieldOrigin, Provenance, Sighted, SourceRef, source_label
+from .audience import item_condition, present, sighting_condition, source_condition
 from .common import wrap_storage_errors
-from .slices import item_views
+from .itemviews import item_views
 
 ITEM = table_of(Item)
 SIGHTING = table_of(Sighting)
@@ -44,22 +45,24 @@ FIRST_SEEN_NOTE = "no source gave a date: when the item was first seen"
 
 
 @wrap_storage_errors()
-def item_provenance(conn: Connection, item_id: int) -> Provenance | None:
-    """Why item ``item_id`` is there, or None when there is no such item."""
+def item_provenance(conn: Connection, item_id: int, audience: Audience = PUBLIC) -> Provenance | None:
+    """Why item ``item_id`` is there, or None when there is no such item that ``audience`` may see
+    (what private sources said is left out for the public)."""
     if not 0 < item_id <= MAX_ITEM_ID:
         return None
-    row = conn.execute(select(ITEM).where(ITEM.c.id == item_id)).mappings().first()
+    query = select(ITEM).where(ITEM.c.id == item_id, *present(item_condition(audience)))
+    row = conn.execute(query).mappings().first()
     if row is None:
         return None
-    (item,) = item_views(conn, [row])
+    (item,) = item_views(conn, [row], audience)
     owner = row["owner_source_id"]
-    sightings = _sightings(conn, item_id, owner)
+    sightings = _sightings(conn, item_id, owner, audience)
     return Provenance(
         item=item,
         owner_source_id=owner,
         sightings=sightings,
         fields=field_origins(row, sightings),
-        history=_history(conn, item_id),
+        history=_history(conn, item_id, audience),
     )
 
 
@@ -89,11 +92,11 @@ def field_origins(row: Mapping[Any, Any], sightings: Sequence[Sighted]) -> tuple
     return tuple(origins)
 
 
-def _sightings(conn: Connection, item_id: int, owner: int | None) -> tuple[Sighted, ...]:
+def _sightings(conn: Connection, item_id: int, owner: int | None, audience: Audience) -> tuple[Sighted, ...]:
     query = (
         select(SIGHTING, SOURCE.c.url, SOURCE.c.title, SOURCE.c.feed_title, SOURCE.c.kind)
         .join(SOURCE, SOURCE.c.id == SIGHTING.c.source_id)
-        .where(SIGHTING.c.item_id == item_id)
+        .where(SIGHTING.c.item_id == item_id, *present(sighting_condition(audience)))
         .order_by(SIGHTING.c.first_seen, SIGHTING.c.source_id)
     )
     found = []
@@ -123,13 +126,13 @@ def _sightings(conn: Connection, item_id: int, owner: int | None) -> tuple[Sight
     return tuple(found)
 
 
-def _history(conn: Connection, item_id: int) -> tuple[BookmarkPoint, ...]:
+def _history(conn: Connection, item_id: int, audience: Audience) -> tuple[BookmarkPoint, ...]:
     query = (
         select(
             POINT.c.at, POINT.c.count, POINT.c.source_id, SOURCE.c.url, SOURCE.c.title, SOURCE.c.feed_title
         )
         .join(SOURCE, SOURCE.c.id == POINT.c.source_id)
-        .where(POINT.c.item_id == item_id)
+        .where(POINT.c.item_id == item_id, *present(source_condition(audience)))
         .order_by(POINT.c.at, POINT.c.source_id)
     )
     return tuple(

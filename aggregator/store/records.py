@@ -24,3 +24,5 @@ class SourceSpec(Protocol):
     def interval(self) -> int | None: ...  # seconds; None: the poller's default
     @property
     def allow_private_networks(self) -> bool | None: ...
+    @property
+    def private(self) -> bool: ...  # its items show only in private outputs

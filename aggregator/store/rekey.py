@@ -24,13 +24,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import bindparam, delete, inspect, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from ..identity import canonical_link, entry_identity, hash_text, link_host, page_key, site_key
 from ..models import Item, ItemTag, Meta, Sighting, table_of
 from .common import bump_data_version, insert_for, wrap_storage_errors
-from .history import POINT, move_points
+from .history import move_points
 from .items import rederive_tags
 
 log = logging.getLogger("aggregator.store")
@@ -172,7 +172,6 @@ def _merge_into(conn: Connection, loser: int, survivor: int) -> None:
                 .values(item_id=survivor)
             )
     conn.execute(delete(SIGHTING).where(SIGHTING.c.item_id == loser))
-    if inspect(conn).has_table(POINT.name):  # not yet while a database is brought under migrations
-        move_points(conn, loser, survivor)
+    move_points(conn, loser, survivor)
     conn.execute(delete(ITEM_TAG).where(ITEM_TAG.c.item_id == loser))
     conn.execute(delete(ITEM).where(ITEM.c.id == loser))

@@ -22,8 +22,10 @@ from ..errors import is_category
 from ..filters import Filter
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..paging import Cursor
-from ..views import Enclosure, ItemView, SourceRef, SourceView, TagCount, is_poll_status, source_label
+from ..views import PUBLIC, Audience, ItemView, SourceView, TagCount, is_poll_status
+from .audience import item_condition, link_condition, present, source_condition
 from .common import wrap_storage_errors
+from .itemviews import item_views
 from .ordering import order_slice
 from .ranges import ranges_of, rarest_first, steer_sqlite
 from .textindex import steer_text_sqlite, text_predicate, trigram_predicate
@@ -37,17 +39,22 @@ MAX_SOURCE_ID = 2**31 - 1  # source.id is a 32-bit INTEGER on PostgreSQL: no lar
 
 
 @wrap_storage_errors()
-def select_slice(conn: Connection, flt: Filter, *, after: Cursor | None = None) -> list[ItemView]:
-    """The newest items matching ``flt`` (``flt.limit`` of them), with tags and sources."""
-    query = slice_statement(conn, flt, after=after)
+def select_slice(
+    conn: Connection, flt: Filter, *, after: Cursor | None = None, audience: Audience = PUBLIC
+) -> list[ItemView]:
+    """The newest items matching ``flt`` (``flt.limit`` of them) that ``audience`` may see, with tags
+    and sources."""
+    query = slice_statement(conn, flt, after=after, audience=audience)
     if query is None:
         return []
     rows = list(conn.execute(query).mappings())
-    return item_views(conn, rows)
+    return item_views(conn, rows, audience)
 
 
 @wrap_storage_errors()
-def slice_statement(conn: Connection, flt: Filter, *, after: Cursor | None = None) -> Select[Any] | None:
+def slice_statement(
+    conn: Connection, flt: Filter, *, after: Cursor | None = None, audience: Audience = PUBLIC
+) -> Select[Any] | None:
     """The item query ``select_slice`` runs for ``flt``, or ``None`` when the slice is known empty.
 
     It reads tag and source ids (small lookups) but not the items; the plan tests EXPLAIN it.
@@ -59,7 +66,7 @@ def slice_statement(conn: Connection, flt: Filter, *, after: Cursor | None = Non
         flt.any_tags and not any(t in tag_ids for t in flt.any_tags)
     ):
         return None
-    source_ids = _source_ids(conn, flt.sources)
+    source_ids = _source_ids(conn, flt.sources, audience)
     if flt.sources and not source_ids:
         return None
     if len(flt.tags) > 1:
@@ -71,7 +78,7 @@ def slice_statement(conn: Connection, flt: Filter, *, after: Cursor | None = Non
     if flt.q:
         sqlite = conn.dialect.name == "sqlite"
         matches = steer_text_sqlite(conn, flt.q, flt.limit) if sqlite else trigram_predicate(flt.q)
-    return _slice_query(flt, tag_ids, source_ids, after, ranges, matches)
+    return _slice_query(flt, tag_ids, source_ids, after, ranges, matches, audience)
 
 
 def _slice_query(
@@ -81,23 +88,25 @@ def _slice_query(
     after: Cursor | None,
     ranges: Sequence[ColumnElement[bool]] | None = None,
     matches: ColumnElement[bool] | None = None,
+    audience: Audience = PUBLIC,
 ) -> Select[Any]:
     if flt.any_tags and not flt.tags and flt.sort == "recent":
-        return _merged_any_tags(flt, tag_ids, source_ids, after, ranges, matches)
-    conditions: list[ColumnElement[bool]] = []
+        return _merged_any_tags(flt, tag_ids, source_ids, after, ranges, matches, audience)
+    conditions: list[ColumnElement[bool]] = present(item_condition(audience))
     if flt.tags:
         first, *rest = (tag_ids[t] for t in flt.tags)
         query = select(ITEM).join(ITEM_TAG, and_(ITEM_TAG.c.item_id == ITEM.c.id, ITEM_TAG.c.tag_id == first))
         order_published = ITEM_TAG.c.published
-        conditions += [_has_tag([t]) for t in rest]
+        conditions += present(link_condition(audience))
+        conditions += [_has_tag([t], audience) for t in rest]
     else:
         query = select(ITEM)
         order_published = ITEM.c.published
     if flt.any_tags:
-        conditions.append(_has_tag([tag_ids[t] for t in flt.any_tags if t in tag_ids]))
+        conditions.append(_has_tag([tag_ids[t] for t in flt.any_tags if t in tag_ids], audience))
     excluded = [tag_ids[t] for t in flt.not_tags if t in tag_ids]
     if excluded:
-        conditions.append(~_has_tag(excluded))
+        conditions.append(~_has_tag(excluded, audience))
     # Sites (the host and its subdomains: a range of (site_key, published)) and bookmarks.
     conditions += [r.condition() for r in ranges_of(flt)] if ranges is None else ranges
     if source_ids:
@@ -112,7 +121,7 @@ def _slice_query(
         conditions.append(order_published < flt.until)
     if flt.sort != "recent":
         ranked = (after.rank, after.published, after.id) if after and after.rank is not None else None
-        return order_slice(query.where(*conditions), flt, ranked)
+        return order_slice(query.where(*conditions), flt, ranked, audience)
     if after:
         # Typed like the columns, so the cursor time is bound as naive UTC (not as timestamptz).
         cursor = tuple_(after.published, after.id, types=[order_published.type, ITEM.c.id.type])
@@ -127,12 +136,13 @@ def _merged_any_tags(
     after: Cursor | None,
     ranges: Sequence[ColumnElement[bool]] | None,
     matches: ColumnElement[bool] | None,
+    audience: Audience,
 ) -> Select[Any]:
     """Any of the tags: the newest ``limit`` of each tag (one range of its index), merged and deduplicated."""
     branches = []
     for tag in (t for t in flt.any_tags if t in tag_ids):
         one_query = _slice_query(
-            replace(flt, tags=(tag,), any_tags=()), tag_ids, source_ids, after, ranges, matches
+            replace(flt, tags=(tag,), any_tags=()), tag_ids, source_ids, after, ranges, matches, audience
         )
         newest = one_query.with_only_columns(ITEM.c.id, ITEM_TAG.c.published).subquery()
         branches.append(select(newest.c.id, newest.c.published))
@@ -147,10 +157,11 @@ def _merged_any_tags(
     )
 
 
-def _has_tag(tag_ids: Sequence[int]) -> Any:
+def _has_tag(tag_ids: Sequence[int], audience: Audience) -> Any:
     # An alias: a query that already joins item_tag must not correlate this subquery's FROM away.
     link = ITEM_TAG.alias()
-    return exists().where(link.c.item_id == ITEM.c.id, link.c.tag_id.in_(tag_ids))
+    public = link_condition(audience, link)
+    return exists().where(link.c.item_id == ITEM.c.id, link.c.tag_id.in_(tag_ids), *present(public))
 
 
 def _tag_ids(conn: Connection, names: set[str]) -> dict[str, int]:
@@ -159,92 +170,26 @@ def _tag_ids(conn: Connection, names: set[str]) -> dict[str, int]:
     return {n: int(i) for i, n in conn.execute(select(TAG.c.id, TAG.c.name).where(TAG.c.name.in_(names)))}
 
 
-def _source_ids(conn: Connection, refs: Sequence[str]) -> list[int]:
+def _source_ids(conn: Connection, refs: Sequence[str], audience: Audience) -> list[int]:
+    """The ids of the named sources ``audience`` may see: a private source is unknown to the public."""
     if not refs:
         return []
     ids = [i for i in (int(r) for r in refs if r.isdigit()) if i <= MAX_SOURCE_ID]
     urls = [r for r in refs if not r.isdigit()]
-    query = select(SOURCE.c.id).where(or_(SOURCE.c.id.in_(ids), SOURCE.c.url.in_(urls)))
+    visible = source_condition(audience)
+    query = select(SOURCE.c.id).where(or_(SOURCE.c.id.in_(ids), SOURCE.c.url.in_(urls)), *present(visible))
     return [int(i) for i in conn.execute(query).scalars()]
 
 
 @wrap_storage_errors()
-def item_views(conn: Connection, rows: Sequence[Any]) -> list[ItemView]:
-    """The items of ``rows`` (rows of the item table, in order) with their tags and sources."""
-    ids = [r["id"] for r in rows]
-    if not ids:
-        return []
-    tags: dict[int, list[tuple[str, str]]] = {i: [] for i in ids}
-    for item_id, name, display in conn.execute(
-        select(ITEM_TAG.c.item_id, TAG.c.name, TAG.c.display)
-        .join(TAG, TAG.c.id == ITEM_TAG.c.tag_id)
-        .where(ITEM_TAG.c.item_id.in_(ids))
-        .order_by(ITEM_TAG.c.item_id, TAG.c.name)
-    ):
-        tags[item_id].append((name, display))
-    refs: dict[int, list[SourceRef]] = {i: [] for i in ids}
-    for row in conn.execute(
-        select(SIGHTING, SOURCE.c.url, SOURCE.c.title, SOURCE.c.feed_title, SOURCE.c.kind)
-        .join(SOURCE, SOURCE.c.id == SIGHTING.c.source_id)
-        .where(SIGHTING.c.item_id.in_(ids))
-        .order_by(SIGHTING.c.item_id, SIGHTING.c.first_seen, SIGHTING.c.source_id)
-    ).mappings():
-        refs[row["item_id"]].append(
-            SourceRef(
-                id=row["source_id"],
-                url=row["url"],
-                title=source_label(row["url"], row["title"], row["feed_title"]),
-                kind=row["kind"],
-                user=row["user"],
-                comment=row["comment"],
-                seen=row["said_at"] or row["first_seen"],
-            )
-        )
-    owners = {r["owner_source_id"] for r in rows if r["owner_source_id"] is not None}
-    languages: dict[int, str | None] = {
-        source_id: language
-        for source_id, language in conn.execute(
-            select(SOURCE.c.id, SOURCE.c.feed_language).where(SOURCE.c.id.in_(owners))
-        )
-    }
-    return [
-        ItemView(
-            id=r["id"],
-            key=r["key"],
-            link=r["link"],
-            title=r["title"],
-            summary=r["summary"],
-            content=r["content"],
-            author=r["author"],
-            published=r["published"],
-            updated=r["updated"],
-            first_seen=r["first_seen"],
-            site=r["site"],
-            bookmark_count=r["bookmark_count"],
-            image=r["image"],
-            tags=tuple(d for _, d in tags[r["id"]]),
-            tag_names=tuple(n for n, _ in tags[r["id"]]),
-            sources=tuple(refs[r["id"]]),
-            enclosures=tuple(
-                Enclosure(e["url"], e.get("type"), e.get("length"))
-                for e in (r["enclosures"] or [])
-                if e.get("url")
-            ),
-            version=r["version"],
-            language=languages.get(r["owner_source_id"]),
-            growth=r.get("growth"),
-        )
-        for r in rows
-    ]
-
-
-@wrap_storage_errors()
-def tag_counts(conn: Connection, *, limit: int = 200) -> list[TagCount]:
-    """Tags by number of items, most used first."""
+def tag_counts(conn: Connection, *, limit: int = 200, audience: Audience = PUBLIC) -> list[TagCount]:
+    """Tags by number of items ``audience`` sees them on, most used first."""
     count = func.count(ITEM_TAG.c.item_id)
+    public = link_condition(audience)
     query = (
         select(TAG.c.name, TAG.c.display, count.label("n"))
         .join(ITEM_TAG, ITEM_TAG.c.tag_id == TAG.c.id)
+        .where(*present(public))
         .group_by(TAG.c.id, TAG.c.name, TAG.c.display)
         .order_by(count.desc(), TAG.c.name)
         .limit(limit)
@@ -253,18 +198,18 @@ def tag_counts(conn: Connection, *, limit: int = 200) -> list[TagCount]:
 
 
 @wrap_storage_errors()
-def source_rows(conn: Connection) -> list[SourceView]:
-    """Every source with its health and item count, for ``aggregator sources``, ``/api/sources``, ``/``."""
+def source_rows(conn: Connection, *, audience: Audience = PUBLIC) -> list[SourceView]:
+    """The sources ``audience`` may see listed, with health and item count (``aggregator sources``
+    reads them all, ``/api/sources`` and ``/`` the public ones)."""
     counts: dict[int, int] = {
         int(source_id): int(n)
         for source_id, n in conn.execute(
             select(SIGHTING.c.source_id, func.count()).group_by(SIGHTING.c.source_id)
         )
     }
-    return [
-        _source_view(row, counts.get(row["id"], 0))
-        for row in conn.execute(select(SOURCE).order_by(SOURCE.c.id)).mappings()
-    ]
+    visible = source_condition(audience)
+    query = select(SOURCE).where(*present(visible)).order_by(SOURCE.c.id)
+    return [_source_view(row, counts.get(row["id"], 0)) for row in conn.execute(query).mappings()]
 
 
 def _source_view(row: Any, items: int) -> SourceView:
@@ -281,5 +226,8 @@ def _source_view(row: Any, items: int) -> SourceView:
 
 
 @wrap_storage_errors()
-def item_count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(ITEM)).scalar() or 0)
+def item_count(conn: Connection, *, audience: Audience = PUBLIC) -> int:
+    """How many items ``audience`` may see."""
+    visible = item_condition(audience)
+    query = select(func.count()).select_from(ITEM).where(*present(visible))
+    return int(conn.execute(query).scalar() or 0)

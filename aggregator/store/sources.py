@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from ..errors import Category
 from ..models import Source, table_of
 from ..views import PollStatus, source_label
+from .audience import reclassify_items
 from .common import insert_for, wrap_storage_errors
 from .records import SourceSpec
 
@@ -42,6 +43,7 @@ class SourceState:
     redirect_url: str | None
     redirect_count: int
     next_poll_at: datetime | None
+    private: bool = False  # its items show only in private outputs
 
     @property
     def fetch_url(self) -> str:
@@ -103,9 +105,10 @@ class SourceUpdate:
 def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime) -> tuple[int, int]:
     """Make the configured sources match the config; return (added, disabled).
 
-    A new source, and one whose kind, tags, interval or ``allow_private_networks`` changed
-    (or that comes back to the configuration), is due at once. Sources that left the
-    configuration are disabled, never deleted: their items stay. Rows that already match
+    A new source, and one whose kind, tags, interval, ``allow_private_networks`` or ``private``
+    changed (or that comes back to the configuration), is due at once; a source that became
+    private or public has its items reclassified at once (``audience.reclassify_items``).
+    Sources that left the configuration are disabled, never deleted: their items stay. Rows that already match
     are not written, and a source another poller inserted meanwhile is left to it.
     """
     columns = (
@@ -117,6 +120,8 @@ def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime)
         SOURCE.c.tags,
         SOURCE.c.interval_seconds,
         SOURCE.c.allow_private,
+        SOURCE.c.private,
+        SOURCE.c.id,
     )
     rows = {r.url: r for r in conn.execute(select(*columns))}
     added = 0
@@ -127,11 +132,14 @@ def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime)
             "tags": list(src.tags),
             "interval_seconds": src.interval,
             "allow_private": src.allow_private_networks,
+            "private": src.private,
             "origin": "config",
             "enabled": True,
         }
         known = rows.get(src.url)
-        if known is not None and (known.kind != src.kind or list(known.tags or ()) != list(src.tags)):
+        if known is not None and (
+            known.kind != src.kind or list(known.tags or ()) != list(src.tags) or known.private != src.private
+        ):
             # Items take the source's kind and tags when parsed: make the next poll fetch and parse again.
             values.update(body_hash=None, etag=None, last_modified=None)
         if known is not None and is_changed(known, src):
@@ -142,6 +150,9 @@ def sync_sources(conn: Connection, sources: Sequence[SourceSpec], now: datetime)
             added += len(conn.execute(inserted).all())
         elif is_changed(known, src) or known.title != src.title or known.origin != "config":
             conn.execute(update(SOURCE).where(SOURCE.c.url == src.url).values(**values))
+    flipped = [rows[s.url].id for s in sources if s.url in rows and rows[s.url].private != s.private]
+    if flipped:
+        reclassify_items(conn, flipped)
     configured = {s.url for s in sources}
     stale = [u for u, r in rows.items() if r.origin == "config" and r.enabled and u not in configured]
     if stale:
@@ -157,6 +168,7 @@ def is_changed(known: Any, src: SourceSpec) -> bool:
         or list(known.tags or ()) != list(src.tags)
         or known.interval_seconds != src.interval
         or known.allow_private != src.allow_private_networks
+        or known.private != src.private
     )
 
 
@@ -192,6 +204,7 @@ def add_sources(conn: Connection, sources: Iterable[SourceSpec], origin: str, no
                 title=src.title,
                 tags=list(src.tags),
                 interval_seconds=src.interval,
+                private=src.private,
                 origin=origin,
                 enabled=True,
                 created_at=now,
@@ -241,6 +254,7 @@ def state_of(row: Any) -> SourceState:
         tags=tuple(row["tags"] or ()),
         interval=row["interval_seconds"],
         allow_private=row["allow_private"],
+        private=bool(row["private"]),
         etag=row["etag"],
         last_modified=row["last_modified"],
         body_hash=row["body_hash"],
