@@ -18,6 +18,9 @@ from urllib.parse import urlencode
 from .durations import parse_duration
 from .errors import QueryError
 from .identity import normalize_host, normalize_tag
+from .query import Checks, Expr, check_values, conjoin, parse_query
+from .query import canonical as canonical_query
+from .query import describe as describe_query
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -30,7 +33,7 @@ class FilterParam:
 
     name: str
     repeatable: bool
-    kind: Literal["tag", "source", "host", "text", "when", "count"]
+    kind: Literal["tag", "source", "host", "text", "when", "count", "query"]
     help: str
     max_length: int = 64
 
@@ -45,6 +48,7 @@ VOCABULARY = (
     FilterParam("since", False, "when", "items published since a date, a datetime or an age (7d)"),
     FilterParam("until", False, "when", "items published until a date, a datetime or an age (7d)"),
     FilterParam("min_bookmarks", False, "count", "items bookmarked by at least this many users"),
+    FilterParam("filter", False, "query", "items matching a query (tag:k8s -tag:helm bookmarks:>=100)", 2048),
     FilterParam(
         "limit", False, "count", f"at most this many items (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})"
     ),
@@ -69,6 +73,7 @@ class Filter:
     since: datetime | None = None
     until: datetime | None = None
     min_bookmarks: int | None = None
+    expr: Expr | None = None  # a ``filter`` query, ANDed with the fields
     limit: int = DEFAULT_LIMIT
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
 
@@ -84,6 +89,7 @@ class Filter:
             since=_latest(self.since, other.since),
             until=_earliest(self.until, other.until),
             min_bookmarks=max(self.min_bookmarks or 0, other.min_bookmarks or 0) or None,
+            expr=conjoin(self.expr, other.expr),
             limit=other.limit if "limit" in other.explicit else self.limit,
             explicit=self.explicit | other.explicit,
         )
@@ -113,6 +119,7 @@ class Filter:
             ("since", _iso(self.since)),
             ("until", _iso(self.until)),
             ("min_bookmarks", self.min_bookmarks),
+            ("filter", canonical_query(self.expr) if self.expr else None),
             ("limit", self.limit),
         ):
             if value is not None:
@@ -140,6 +147,8 @@ class Filter:
             parts.append(f"since {self.since:%Y-%m-%d %H:%M}")
         if self.until:
             parts.append(f"until {self.until:%Y-%m-%d %H:%M}")
+        if self.expr:
+            parts.append(f"filtered by “{describe_query(self.expr)}”")
         return ", ".join(parts) or "everything"
 
 
@@ -192,9 +201,28 @@ def parse_filter(
         since=parse_when("since", single("since"), now),
         until=parse_when("until", single("until"), now),
         min_bookmarks=_parse_int("min_bookmarks", single("min_bookmarks"), 0, 10_000_000),
+        expr=_parse_expr(single("filter"), aliases, now),
         limit=_parse_int("limit", single("limit"), 1, MAX_LIMIT) or DEFAULT_LIMIT,
         explicit=frozenset(values),
     )
+
+
+def _parse_expr(query: str | None, aliases: Mapping[str, str] | None, now: datetime) -> Expr | None:
+    """A ``filter`` query, its values checked as the parameters of the same meaning are."""
+    expr = parse_query(query) if query is not None else None
+    if expr is None or query is None:
+        return None
+
+    def tag(value: str) -> str:
+        if not (name := normalize_tag(value, aliases)):
+            raise QueryError("tag", "empty tag")
+        return name
+
+    def when(value: str) -> datetime:
+        return parse_when("date", value, now) or now
+
+    count = lambda value: _parse_int("bookmarks", value, 0, 10_000_000) or 0  # noqa: E731
+    return check_values(expr, Checks(tag, parse_site, _parse_source, count, when), query)
 
 
 def parse_site(value: str, param: str = "site") -> str:

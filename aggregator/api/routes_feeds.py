@@ -26,7 +26,7 @@ from ..render import FORMATS, MEDIA_TYPES, render_feed
 from ..store.slices import select_slice
 from ..views import FeedMeta, ItemView
 from .deps import Settings, SettingsDep, read_connection
-from .schemas import ERRORS
+from .schemas import FILTER_ERRORS, FILTER_PARAMETER
 from .slices import Slice, output_slice, parse_switch, query_params, resolve, site_slice, tag_slice
 
 FEED_MAX_AGE = 300
@@ -35,24 +35,36 @@ CACHE_CONTROL = f"public, max-age={FEED_MAX_AGE}"
 router = APIRouter()
 
 
-@router.get("/feeds/all.{ext}", responses=ERRORS, summary="Every item")
+@router.get("/feeds/all.{ext}", responses=FILTER_ERRORS, openapi_extra=FILTER_PARAMETER, summary="Every item")
 async def feed_all(ext: str, request: Request, s: SettingsDep) -> Response:
     return await feed_response(
         s, request, ext, Slice(Filter(), "Everything", "Every item, newest first", "/feeds/all", "/")
     )
 
 
-@router.get("/feeds/tag/{tag}.{ext}", responses=ERRORS, summary="Items with a tag")
+@router.get(
+    "/feeds/tag/{tag}.{ext}",
+    responses=FILTER_ERRORS,
+    openapi_extra=FILTER_PARAMETER,
+    summary="Items with a tag",
+)
 async def feed_tag(tag: str, ext: str, request: Request, s: SettingsDep) -> Response:
     return await feed_response(s, request, ext, tag_slice(s, tag))
 
 
-@router.get("/feeds/site/{host}.{ext}", responses=ERRORS, summary="Items on a host or its subdomains")
+@router.get(
+    "/feeds/site/{host}.{ext}",
+    responses=FILTER_ERRORS,
+    openapi_extra=FILTER_PARAMETER,
+    summary="Items on a host or its subdomains",
+)
 async def feed_site(host: str, ext: str, request: Request, s: SettingsDep) -> Response:
     return await feed_response(s, request, ext, site_slice(host))
 
 
-@router.get("/feeds/{slug}.{ext}", responses=ERRORS, summary="A named output")
+@router.get(
+    "/feeds/{slug}.{ext}", responses=FILTER_ERRORS, openapi_extra=FILTER_PARAMETER, summary="A named output"
+)
 async def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Response:
     output = s.outputs.get(slug)
     if output is None:

@@ -19,14 +19,20 @@ from ..paths import tag_path
 from ..store.common import read_data_version
 from ..store.slices import Cursor, select_slice, source_rows, tag_counts
 from .deps import SettingsDep, read_connection
-from .schemas import ERRORS, ItemOut, ItemsPage, SourceOut, TagOut
+from .schemas import FILTER_ERRORS, FILTER_PARAMETER, ItemOut, ItemsPage, SourceOut, TagOut
 from .slices import query_params
 
 log = logging.getLogger("aggregator.api")
 router = APIRouter()
 
 
-@router.get("/api/items", response_model=ItemsPage, responses=ERRORS, summary="Items matching the filters")
+@router.get(
+    "/api/items",
+    response_model=ItemsPage,
+    responses=FILTER_ERRORS,
+    openapi_extra=FILTER_PARAMETER,
+    summary="Items matching the filters",
+)
 def api_items(request: Request, s: SettingsDep) -> ItemsPage:
     params = query_params(request)
     cursor = params.pop("cursor", None)

@@ -26,6 +26,7 @@ from ..filters import Filter
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..views import Enclosure, ItemView, SourceRef, SourceView, TagCount, is_poll_status, source_label
 from .common import wrap_storage_errors
+from .filtersql import compile_query, hoist
 from .ranges import ranges_of, rarest_first, steer_sqlite
 from .textindex import steer_text_sqlite, text_predicate, trigram_predicate
 
@@ -76,6 +77,7 @@ def slice_statement(conn: Connection, flt: Filter, *, after: Cursor | None = Non
 
     It reads tag and source ids (small lookups) but not the items; the plan tests EXPLAIN it.
     """
+    flt = hoist(flt)
     if flt.is_empty_slice():
         return None
     tag_ids = _tag_ids(conn, set(flt.tags) | set(flt.any_tags) | set(flt.not_tags))
@@ -95,7 +97,8 @@ def slice_statement(conn: Connection, flt: Filter, *, after: Cursor | None = Non
     if flt.q:
         sqlite = conn.dialect.name == "sqlite"
         matches = steer_text_sqlite(conn, flt.q, flt.limit) if sqlite else trigram_predicate(flt.q)
-    return _slice_query(flt, tag_ids, source_ids, after, ranges, matches)
+    residual = compile_query(conn, flt.expr) if flt.expr is not None else None
+    return _slice_query(flt, tag_ids, source_ids, after, ranges, matches, residual)
 
 
 def _slice_query(
@@ -105,9 +108,10 @@ def _slice_query(
     after: Cursor | None,
     ranges: Sequence[ColumnElement[bool]] | None = None,
     matches: ColumnElement[bool] | None = None,
+    residual: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
     if flt.any_tags and not flt.tags:
-        return _merged_any_tags(flt, tag_ids, source_ids, after, ranges, matches)
+        return _merged_any_tags(flt, tag_ids, source_ids, after, ranges, matches, residual)
     conditions: list[ColumnElement[bool]] = []
     if flt.tags:
         first, *rest = (tag_ids[t] for t in flt.tags)
@@ -130,6 +134,8 @@ def _slice_query(
         )
     if flt.q:
         conditions.append(text_predicate(flt.q) if matches is None else matches)
+    if residual is not None:
+        conditions.append(residual)  # the rest of a ``filter`` query (store.filtersql)
     if flt.since:
         conditions.append(order_published >= flt.since)
     if flt.until:
@@ -148,12 +154,13 @@ def _merged_any_tags(
     after: Cursor | None,
     ranges: Sequence[ColumnElement[bool]] | None,
     matches: ColumnElement[bool] | None,
+    residual: ColumnElement[bool] | None,
 ) -> Select[Any]:
     """Any of the tags: the newest ``limit`` of each tag (one range of its index), merged and deduplicated."""
     branches = []
     for tag in (t for t in flt.any_tags if t in tag_ids):
         one_query = _slice_query(
-            replace(flt, tags=(tag,), any_tags=()), tag_ids, source_ids, after, ranges, matches
+            replace(flt, tags=(tag,), any_tags=()), tag_ids, source_ids, after, ranges, matches, residual
         )
         newest = one_query.with_only_columns(ITEM.c.id, ITEM_TAG.c.published).subquery()
         branches.append(select(newest.c.id, newest.c.published))
