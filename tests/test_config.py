@@ -109,6 +109,14 @@ min_bookmarks = 250
         ),
         ('[[outputs]]\nslug = "all"\n', ["[[outputs]] entry 1: key 'slug'"]),
         ('[[outputs]]\nslug = "ok"\nsince = "soon"\n', ["[[outputs]] entry 1 (ok): since:"]),
+        (
+            '[[outputs]]\nslug = "k8s"\nfilter = "tag:kubernetes (tag:"\n',
+            ["[[outputs]] entry 1 (k8s): filter: expected a value after 'tag:' (at character 20)"],
+        ),
+        (
+            '[[outputs]]\nslug = "a"\n[[outputs]]\nslug = "k8s"\nfilter = "bookmarks:>=lots"\n',
+            ["[[outputs]] entry 2 (k8s): filter: bookmarks: expected a whole number", "(at character 10)"],
+        ),
     ],
 )
 def test_bad_config_names_file_entry_and_key(tmp_path: Path, text: str, fragments: list[str]) -> None:

@@ -1,5 +1,6 @@
 """The JSON routes: ``/api/items`` (filtered by query parameters, with cursor
-pagination), ``/api/tags`` (tags with item counts and their feeds),
+pagination), ``/api/explain`` (why an item is or is not in a filtered slice,
+term by term), ``/api/tags`` (tags with item counts and their feeds),
 ``/api/sources`` (sources and their health), ``/healthz`` (liveness: the process
 answers, no database work) and ``/readyz`` (readiness: the database answers, else
 503). Each reads through ``read_connection`` and returns a model from
@@ -13,13 +14,23 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ..errors import StorageError
+from ..errors import NotFoundError, QueryError, StorageError
 from ..filters import parse_filter
 from ..paths import tag_path
 from ..store.common import read_data_version
+from ..store.explain import explain_item
 from ..store.slices import Cursor, select_slice, source_rows, tag_counts
 from .deps import SettingsDep, read_connection
-from .schemas import FILTER_ERRORS, FILTER_PARAMETER, ItemOut, ItemsPage, SourceOut, TagOut
+from .schemas import (
+    FILTER_ERRORS,
+    FILTER_PARAMETER,
+    ExplainOut,
+    ItemOut,
+    ItemsPage,
+    SourceOut,
+    TagOut,
+    TermOut,
+)
 from .slices import query_params
 
 log = logging.getLogger("aggregator.api")
@@ -45,6 +56,48 @@ def api_items(request: Request, s: SettingsDep) -> ItemsPage:
         items=[ItemOut.from_view(i) for i in items],
         next_cursor=Cursor(last.published, last.id).encode() if last else None,
         filter=flt.canonical(),
+    )
+
+
+@router.get(
+    "/api/explain",
+    response_model=ExplainOut,
+    responses=FILTER_ERRORS,
+    openapi_extra={
+        "parameters": [
+            *FILTER_PARAMETER["parameters"],
+            {"name": "item", "in": "query", "required": True, "description": "An item id or its link"},
+        ]
+    },
+    summary="Why an item is or is not in a filtered slice, term by term",
+)
+def api_explain(request: Request, s: SettingsDep) -> ExplainOut:
+    params = query_params(request)
+    refs = params.pop("item", None)
+    if not refs or len(refs) > 1 or not refs[0].strip() or len(refs[0]) > 2048:
+        raise QueryError("item", "give one item id or link")
+    flt = parse_filter(params, aliases=s.config.aliases, now=s.clock())
+    with read_connection(s) as conn:
+        found = explain_item(conn, flt, refs[0])
+    if found is None:
+        raise NotFoundError(f"no item {refs[0][:80]!r}")
+    return ExplainOut(
+        item=found.item_id,
+        title=found.title,
+        link=found.link,
+        filter=flt.canonical(),
+        in_slice=found.in_slice,
+        terms=[
+            TermOut(
+                term=t.term.text,
+                position=t.term.position,
+                negated=t.negated,
+                matches=t.matches,
+                holds=t.holds,
+                evidence=t.evidence,
+            )
+            for t in found.terms
+        ],
     )
 
 

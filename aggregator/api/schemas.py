@@ -134,3 +134,23 @@ FILTER_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut},
     422: {"model": ErrorOut | FilterErrorOut, "description": "A bad parameter, or a bad filter query"},
 }
+
+
+class TermOut(BaseModel):
+    """One term of the query for one item: what it says, whether it matches, and the evidence."""
+
+    term: str  # as typed
+    position: int
+    negated: bool  # under an odd number of '-'
+    matches: bool  # the term itself
+    holds: bool  # once its '-' applies
+    evidence: dict[str, Any]
+
+
+class ExplainOut(BaseModel):
+    item: int
+    title: str
+    link: str | None
+    filter: str  # the slice's canonical parameters
+    in_slice: bool
+    terms: list[TermOut]

@@ -176,10 +176,10 @@ def steer_text_sqlite(conn: Connection, q: str, limit: int) -> ColumnElement[boo
     return and_(func.likelihood(ITEM.c.id.in_(fts_candidates(q)), literal_column("0.001")), text_predicate(q))
 
 
-def text_predicate(q: str) -> ColumnElement[bool]:
+def text_predicate(q: str, columns: tuple[str, ...] = TEXT_COLUMNS) -> ColumnElement[bool]:
     """The meaning of ``q``: a case-insensitive substring of the title, the summary or the content."""
     pattern = "%" + _escape_like(q.lower()) + "%"
-    return or_(*(func.lower(ITEM.c[name]).like(pattern, escape="\\") for name in TEXT_COLUMNS))
+    return or_(*(func.lower(ITEM.c[name]).like(pattern, escape="\\") for name in columns))
 
 
 def trigram_predicate(q: str) -> ColumnElement[bool]:
