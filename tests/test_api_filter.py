@@ -11,7 +11,7 @@ import feedparser
 import pytest
 from filterdata import NOW, SOURCES, make_sources, write_posts
 from sqlalchemy.engine import Engine
-from test_api import TestClient, client_for
+from test_api import TestClient, client_for, polled_samples
 from test_store_filtersql import POSTS
 
 from aggregator.config import parse_config
@@ -171,3 +171,32 @@ def test_explain_an_unknown_item_is_a_404(client: TestClient) -> None:
         answer = client.get("/api/explain", params={"item": item, "filter": "tag:go"})
         assert answer.status_code == 404 and answer.json()["error"] == "not_found"
     assert client.get("/api/explain", params={"filter": "tag:go"}).status_code == 422
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    with polled_samples(tmp_path_factory.mktemp("explain"), extras=False) as (_engine, _config, client):
+        yield client
+
+
+def test_explain_an_item_of_the_sample_feeds_seen_by_several_sources(samples: TestClient) -> None:
+    """The GPU article: in the deeeet.com blog, its Hatena site feed, the kubernetes and docker tag
+    feeds and umiyosh's bookmarks (feeds/samples), with 166 bookmarks."""
+    link = "https://deeeet.com/writing/2018/01/15/kubernetes-gpu/"
+    body = explain(samples, link, "tag:k8s -tag:docker bookmarks:>=500 user:umiyosh site:deeeet.com GPU")
+    assert body["title"] == "KubernetesでGPUを使う" and body["in_slice"] is False
+    terms = {t["term"]: t for t in body["terms"]}
+    kubernetes = terms["tag:k8s"]["evidence"]
+    assert terms["tag:k8s"]["holds"] and kubernetes["tag"] == "kubernetes"
+    assert "はてなブックマーク: kubernetes タグ (tag)" in kubernetes["sources"]  # its configured tag
+    assert "SOTA (deeeet.com) (feed)" not in kubernetes["sources"]  # the blog's own entry has no such tag
+    docker = terms["tag:docker"]
+    assert (docker["negated"], docker["matches"], docker["holds"]) == (True, True, False)
+    assert "はてなブックマーク: docker タグ (tag)" in docker["evidence"]["sources"]
+    assert terms["bookmarks:>=500"]["evidence"] == {"count": 166} and not terms["bookmarks:>=500"]["holds"]
+    (seen,) = terms["user:umiyosh"]["evidence"]["sightings"]
+    assert seen["source"] == "はてなブックマーク: umiyosh のブックマーク (user)" and seen["user"] == "umiyosh"
+    assert terms["site:deeeet.com"]["evidence"] == {"site": "deeeet.com"}
+    assert terms["GPU"]["holds"] and "title" in terms["GPU"]["evidence"]["fields"]
+    kept = explain(samples, link, "tag:kubernetes tag:docker bookmarks:100..200 user:umiyosh")
+    assert kept["in_slice"] is True and all(t["holds"] for t in kept["terms"])
