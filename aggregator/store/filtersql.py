@@ -22,7 +22,14 @@ from ..identity import site_key_range
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..query import And, Bounds, Expr, Not, Or, Term, terms_of
 from .common import wrap_storage_errors
-from .textindex import _escape_like, text_predicate, trigram_predicate
+from .textindex import (
+    _escape_like,
+    _has_fts,
+    fts_candidates,
+    is_trigram_query,
+    text_predicate,
+    trigram_predicate,
+)
 
 ITEM = table_of(Item)
 ITEM_TAG = table_of(ItemTag)
@@ -85,6 +92,7 @@ class _Compiler:
     def __init__(self, conn: Connection, expr: Expr) -> None:
         terms = terms_of(expr)
         self.postgres = conn.dialect.name == "postgresql"
+        self.fts = not self.postgres and _has_fts(conn)
         names = {str(t.value) for t in terms if t.kind == "tag"}
         self.tags = _lookup_tags(conn, names)
         refs = [str(t.value) for t in terms if t.kind == "source"]
@@ -127,7 +135,11 @@ class _Compiler:
         if term.kind in ("intitle", "author"):
             column = ITEM.c.title if term.kind == "intitle" else ITEM.c.author
             pattern = "%" + _escape_like(value.lower()) + "%"
-            return and_(column.is_not(None), func.lower(column).like(pattern, escape="\\"))
+            contains = and_(column.is_not(None), func.lower(column).like(pattern, escape="\\"))
+            if term.kind == "intitle" and self.fts and is_trigram_query(value):
+                # SQLite: the FTS table's title column finds the candidates; the predicate decides.
+                return and_(ITEM.c.id.in_(fts_candidates(value, "title")), contains)
+            return contains
         return _text(value, self.postgres)
 
 

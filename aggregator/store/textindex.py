@@ -212,9 +212,11 @@ def is_trigram_query(q: str) -> bool:
     return len(q) >= MIN_TRIGRAM_QUERY
 
 
-def fts_candidates(q: str) -> Any:
-    """The ids the SQLite FTS table offers for ``q`` (a superset of the matches, in practice equal)."""
-    return select(FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(fts_phrase(q)))
+def fts_candidates(q: str, column: str | None = None) -> Any:
+    """The ids the SQLite FTS table offers for ``q`` (a superset of the matches, in practice equal),
+    in one of its columns only when ``column`` is given."""
+    phrase = fts_phrase(q) if column is None else f"{{{column}}} : {fts_phrase(q)}"
+    return select(FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(phrase))
 
 
 def fts_phrase(q: str) -> str:
