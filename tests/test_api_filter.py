@@ -5,6 +5,7 @@ parameters and with the route's own filter; a bad query is a 422 naming the posi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import feedparser
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Engine
 from test_api import TestClient, client_for, polled_samples
 from test_store_filtersql import POSTS
 
-from aggregator.config import parse_config
+from aggregator.config import Config, parse_config
 
 OUTPUT = {
     "slug": "k8s-no-helm",
@@ -24,12 +25,15 @@ OUTPUT = {
 }
 
 
+def config_of() -> Config:
+    sources = [{"url": c.url, "kind": c.kind, "title": c.title} for c in SOURCES.values()]
+    return parse_config({"sources": sources, "outputs": [OUTPUT], "aliases": {"k8s": "kubernetes"}})
+
+
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     write_posts(engine, make_sources(engine), POSTS)
-    sources = [{"url": c.url, "kind": c.kind, "title": c.title} for c in SOURCES.values()]
-    config = parse_config({"sources": sources, "outputs": [OUTPUT], "aliases": {"k8s": "kubernetes"}})
-    with client_for(engine, config, NOW) as test_client:
+    with client_for(engine, config_of(), NOW) as test_client:
         yield test_client
 
 
@@ -82,6 +86,16 @@ def test_the_filter_names_the_feed_and_its_cache_entry(client: TestClient) -> No
     assert len({plain.feed.id, filtered.feed.id, other.feed.id}) == 3
     page = client.get("/api/items", params={"filter": "TAG:K8s"}).json()
     assert page["filter"] == "filter=tag%3Akubernetes&limit=50"
+
+
+def test_a_relative_date_keeps_the_feed_id_as_time_passes(engine: Engine, client: TestClient) -> None:
+    params = {"filter": "date:7d"}
+    now = feedparser.parse(client.get("/feeds/all.atom", params=params).content)
+    with client_for(engine, config_of(), NOW + timedelta(days=3)) as later_client:
+        later = feedparser.parse(later_client.get("/feeds/all.atom", params=params).content)
+    assert now.feed.id == later.feed.id
+    assert [e.title for e in now.entries] == ["Go言語の並行処理", "Docker tips"]
+    assert [e.title for e in later.entries] == ["Go言語の並行処理"]  # the window moved with the clock
 
 
 BAD = [

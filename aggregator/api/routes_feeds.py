@@ -126,7 +126,9 @@ def request_url(request: Request) -> str:
 
 
 def feed_id(ext: str, sl: Slice, flt: Filter, request: Request) -> str:
-    """Stable per URL: a relative window such as ``since=7d`` is named as written, not as resolved now."""
-    window = urlencode([(k, v) for k, v in request.query_params.multi_items() if k in ("since", "until")])
-    named = f"{ext} {sl.base} {replace(flt, since=None, until=None).canonical()} {window}"
+    """Stable per URL: a relative window such as ``since=7d`` or ``filter=date:7d`` is named as written,
+    not as resolved now."""
+    written = ("since", "until", "filter")
+    window = urlencode([(k, v) for k, v in request.query_params.multi_items() if k in written])
+    named = f"{ext} {sl.base} {replace(flt, since=None, until=None, expr=None).canonical()} {window}"
     return "urn:aggregator:feed:" + hashlib.sha256(named.encode()).hexdigest()[:32]
