@@ -66,7 +66,13 @@ def api_items(request: Request, s: SettingsDep) -> ItemsPage:
     openapi_extra={
         "parameters": [
             *FILTER_PARAMETER["parameters"],
-            {"name": "item", "in": "query", "required": True, "description": "An item id or its link"},
+            {
+                "name": "item",
+                "in": "query",
+                "required": True,
+                "description": "An item id or its link",
+                "schema": {"type": "string", "maxLength": 2048},
+            },
         ]
     },
     summary="Why an item is or is not in a filtered slice, term by term",
