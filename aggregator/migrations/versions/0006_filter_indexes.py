@@ -19,7 +19,8 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_sighting_user", "sighting", ["user", "item_id"], unique=False)
+    # If not there yet: a database adopted from before migrations may have been made with it.
+    op.create_index("ix_sighting_user", "sighting", ["user", "item_id"], unique=False, if_not_exists=True)
     # Adds what the text index lacks (here, the per-column trigram indexes); SQLite's FTS table is kept.
     install_text_index(op.get_bind())
 
