@@ -114,16 +114,18 @@ def test_the_other_parameters_and_with_the_filter(posts: Engine) -> None:
     assert matching(posts, "bookmarks:<200", since="2024-06-03") == {"helm", "docker"}
 
 
-def test_a_route_filter_ands_with_the_query() -> None:
-    route = Filter(tags=("kubernetes",))
-    query = parse_filter({"filter": "-tag:helm OR tag:docker"}, now=NOW)
-    merged = route.merge(query)
-    assert merged.tags == ("kubernetes",) and merged.expr == query.expr
-    both = parse_filter({"filter": "tag:a"}, now=NOW).merge(parse_filter({"filter": "tag:b"}, now=NOW))
-    assert isinstance(both.expr, And) and [t.value for t in both.expr.operands if isinstance(t, Term)] == [
-        "a",
-        "b",
-    ]
+def test_a_route_filter_ands_with_the_query(posts: Engine) -> None:
+    def merged(route: Filter, query: str) -> set[str]:
+        flt = route.merge(parse_filter({"filter": query, "limit": "500"}, now=NOW))
+        with posts.connect() as conn:
+            return {(v.link or "").rsplit("/", 1)[1] for v in select_slice(conn, flt)}
+
+    assert merged(Filter(tags=("kubernetes",)), "-tag:helm OR tag:docker") == {"k8s", "old"}
+    assert merged(Filter(sites=("deeeet.com",)), "-bookmarks:>=200") == {"helm"}
+    # a named output's own query and the URL's: both hold
+    output = parse_filter({"filter": "tag:kubernetes OR tag:docker"}, now=NOW)
+    assert merged(output, "bookmarks:>=100") == {"k8s", "helm"}
+    assert isinstance(output.merge(parse_filter({"filter": "x"}, now=NOW)).expr, And)
 
 
 def test_positive_terms_at_the_top_move_into_the_indexed_fields() -> None:

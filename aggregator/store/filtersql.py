@@ -5,7 +5,7 @@ The condition is two-valued: a term is true or false for every item, never NULL 
 missing bookmark count or author is "no match"), so ``-term`` holds exactly where
 ``term`` does not. Tags and sources are looked up first (a small read); an unknown one
 matches nothing. What each term means is written in the README's filter section;
-``tests/test_store_filtersql.py`` checks it against a plain evaluation in Python.
+``tests/test_store_filtersql_oracle.py`` checks it against a plain evaluation in Python.
 """
 
 from __future__ import annotations
