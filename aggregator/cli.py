@@ -29,7 +29,7 @@ from .cli_token import add_token_commands
 from .clock import utcnow
 from .config import Config, config_path, database_url, load_config
 from .db import make_engine
-from .errors import ConfigError, QueryError, SchemaVersionError, StorageError
+from .errors import ConfigError, FilterError, QueryError, SchemaVersionError, StorageError
 from .filters import VOCABULARY, parse_filter
 from .logformat import redact
 from .store.common import connect
@@ -56,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         print(f"aggregator: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except FilterError as exc:
+        print(f"aggregator: bad filter: {exc.reason} (at character {exc.position})", file=sys.stderr)
+        print(exc.caret(), file=sys.stderr)
         return 2
     except QueryError as exc:
         print(f"aggregator: bad parameter {exc.param}: {exc.message}", file=sys.stderr)
@@ -95,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     sources.set_defaults(func=cmd_sources)
 
     items = sub.add_parser("items", help="list items matching filters (same vocabulary as the feeds)")
-    for param in VOCABULARY:
+    items.add_argument("filter", nargs="?", metavar="QUERY", help="a filter query: 'tag:k8s -tag:helm'")
+    for param in (p for p in VOCABULARY if p.name != "filter"):
         flag = "--" + param.name.replace("_", "-")
         metavar = param.kind.upper()
         if param.repeatable:

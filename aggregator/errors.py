@@ -16,6 +16,7 @@
      |                        uses: run ``aggregator db upgrade`` (CLI exit 2)
      +-- NotFoundError        an unknown named output (HTTP 404)
      +-- QueryError           a bad filter parameter or cursor (HTTP 422, CLI exit 2)
+          +-- FilterError     a bad ``filter`` query, with the offset where it went wrong
 
 A ``SourceError`` carries a ``category`` (a ``Category``, one of
 ``CATEGORIES``) that is stored on the source and shown by ``aggregator
@@ -25,6 +26,7 @@ sources`` and ``/api/sources``. Nothing else leaves a module on purpose:
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal, TypeGuard, get_args
 
 Category = Literal[
@@ -117,3 +119,19 @@ class QueryError(AggregatorError):
         super().__init__(f"{param}: {message}")
         self.param = param
         self.message = message
+
+
+class FilterError(QueryError):
+    """A ``filter`` query is invalid at ``position`` (a 0-based character offset in ``query``)."""
+
+    def __init__(self, query: str, position: int, message: str) -> None:
+        super().__init__("filter", f"{message} (at character {position})")
+        self.query = query
+        self.position = position
+        self.reason = message
+
+    def caret(self) -> str:
+        """The query on one line and a caret under the position, for a terminal."""
+        line = self.query.replace("\n", " ").replace("\t", " ")
+        width = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line[: self.position])
+        return f"{line}\n{' ' * width}^"

@@ -18,6 +18,9 @@ from urllib.parse import urlencode
 from .durations import parse_duration
 from .errors import QueryError
 from .identity import normalize_host, normalize_tag
+from .query import Checks, Expr, check_values, conjoin, parse_query
+from .query import canonical as canonical_query
+from .query import describe as describe_query
 from .sorts import DEFAULT_WINDOW, Sort, parse_sort, parse_window, window_text
 
 DEFAULT_LIMIT = 50
@@ -31,7 +34,7 @@ class FilterParam:
 
     name: str
     repeatable: bool
-    kind: Literal["tag", "source", "host", "text", "when", "count", "order", "duration"]
+    kind: Literal["tag", "source", "host", "text", "when", "count", "order", "duration", "query"]
     help: str
     max_length: int = 64
 
@@ -46,6 +49,7 @@ VOCABULARY = (
     FilterParam("since", False, "when", "items published since a date, a datetime or an age (7d)"),
     FilterParam("until", False, "when", "items published until a date, a datetime or an age (7d)"),
     FilterParam("min_bookmarks", False, "count", "items bookmarked by at least this many users"),
+    FilterParam("filter", False, "query", "items matching a query (tag:k8s -tag:helm bookmarks:>=100)", 2048),
     FilterParam(
         "limit", False, "count", f"at most this many items (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})"
     ),
@@ -79,6 +83,7 @@ class Filter:
     since: datetime | None = None
     until: datetime | None = None
     min_bookmarks: int | None = None
+    expr: Expr | None = None  # a ``filter`` query, ANDed with the fields
     limit: int = DEFAULT_LIMIT
     sort: Sort = "recent"  # the order, not a narrowing: popular and rising list only items with counts
     window: int = DEFAULT_WINDOW  # seconds, for sort=rising
@@ -97,6 +102,7 @@ class Filter:
             since=_latest(self.since, other.since),
             until=_earliest(self.until, other.until),
             min_bookmarks=max(self.min_bookmarks or 0, other.min_bookmarks or 0) or None,
+            expr=conjoin(self.expr, other.expr),
             limit=other.limit if "limit" in other.explicit else self.limit,
             sort=other.sort if "sort" in other.explicit else self.sort,
             window=other.window if "window" in other.explicit else self.window,
@@ -129,6 +135,7 @@ class Filter:
             ("since", _iso(self.since)),
             ("until", _iso(self.until)),
             ("min_bookmarks", self.min_bookmarks),
+            ("filter", canonical_query(self.expr) if self.expr else None),
             ("limit", self.limit),
             ("sort", self.sort if self.sort != "recent" else None),
             ("window", window_text(self.window) if self.sort == "rising" else None),
@@ -162,6 +169,8 @@ class Filter:
             parts.append("most bookmarked first")
         if self.sort == "rising":
             parts.append(f"rising in {window_text(self.window)}")
+        if self.expr:
+            parts.append(f"filtered by “{describe_query(self.expr)}”")
         return ", ".join(parts) or "everything"
 
 
@@ -214,12 +223,31 @@ def parse_filter(
         since=parse_when("since", single("since"), now),
         until=parse_when("until", single("until"), now),
         min_bookmarks=_parse_int("min_bookmarks", single("min_bookmarks"), 0, 10_000_000),
+        expr=_parse_expr(single("filter"), aliases, now),
         limit=_parse_int("limit", single("limit"), 1, MAX_LIMIT) or DEFAULT_LIMIT,
         sort=parse_sort(single("sort")),
         window=parse_window(single("window")),
         as_of=now,
         explicit=frozenset(values),
     )
+
+
+def _parse_expr(query: str | None, aliases: Mapping[str, str] | None, now: datetime) -> Expr | None:
+    """A ``filter`` query, its values checked as the parameters of the same meaning are."""
+    expr = parse_query(query) if query is not None else None
+    if expr is None or query is None:
+        return None
+
+    def tag(value: str) -> str:
+        if not (name := normalize_tag(value, aliases)):
+            raise QueryError("tag", "empty tag")
+        return name
+
+    def when(value: str) -> datetime:
+        return parse_when("date", value, now) or now
+
+    count = lambda value: _parse_int("bookmarks", value, 0, 10_000_000) or 0  # noqa: E731
+    return check_values(expr, Checks(tag, parse_site, _parse_source, count, when), query)
 
 
 def parse_site(value: str, param: str = "site") -> str:

@@ -52,6 +52,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 SIGHTING_ENTRY_INDEX = "ix_sighting_source_entry"
+SIGHTING_USER_INDEX = "ix_sighting_user"  # the items a user bookmarked (``filter=user:name``)
 ITEM_PAGE_INDEX = "ix_item_page"
 ITEM_SITE_INDEX = "ix_item_site_key_published"
 ITEM_BOOKMARKS_INDEX = "ix_item_bookmarks_published"
@@ -170,7 +171,10 @@ class Sighting(SQLModel, table=True):
     """
 
     __tablename__ = "sighting"
-    __table_args__ = (Index(SIGHTING_ENTRY_INDEX, "source_id", "entry_hash"),)
+    __table_args__ = (
+        Index(SIGHTING_ENTRY_INDEX, "source_id", "entry_hash"),
+        Index(SIGHTING_USER_INDEX, "user", "item_id"),
+    )
 
     item_id: int = Field(sa_column=Column(ID_TYPE, primary_key=True))
     source_id: int = Field(primary_key=True, index=True)

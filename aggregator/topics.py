@@ -30,7 +30,7 @@ from .views import FeedLink, FeedMeta, ItemView
 MAX_PATH_VALUE = 200
 MAX_TOPIC_CHARS = 2048
 HUB_PATH = "/websub"
-WINDOW = ("since", "until")  # relative windows are named as written in the feed id
+WINDOW = ("since", "until", "filter")  # relative windows (date:7d too) are named as written in the feed id
 
 
 @dataclass(frozen=True)
@@ -152,8 +152,9 @@ class FeedView:
 
     @property
     def feed_id(self) -> str:
-        """Stable per URL: a relative window such as ``since=7d`` is named as written, not as resolved now."""
-        unwindowed = replace(self.filter, since=None, until=None).canonical()
+        """Stable per URL: a relative window such as ``since=7d`` or ``filter=date:7d`` is named as
+        written, not as resolved now."""
+        unwindowed = replace(self.filter, since=None, until=None, expr=None).canonical()
         named = f"{self.ext} {self.slice.base} {unwindowed} {self.window}"
         return "urn:aggregator:feed:" + hashlib.sha256(named.encode()).hexdigest()[:32]
 

@@ -28,6 +28,8 @@ PATH_VALUES: dict[str, tuple[str, ...]] = {
     "id": ("1",),  # the first item polled
     "key": (),  # an archive: the month the samples were stored in, set by the ``client`` fixture
 }
+# The query a route cannot answer without (an item to explain).
+REQUIRED_QUERY = {"/api/explain": "?item=1&filter=tag:kubernetes"}
 # A file under each mount, for the same reason.
 MOUNT_FILES = {"/docs/static": ("swagger-ui-bundle.js", "swagger-ui.css")}
 SAME_HEADERS = ("content-type", "etag", "last-modified", "cache-control", "content-length")
@@ -61,7 +63,7 @@ def urls_of(route: BaseRoute) -> list[str]:
         url = path
         for name, value in zip(names, values, strict=True):
             url = re.sub(r"{" + name + r"(?::\w+)?}", value, url)
-        urls.append(url)
+        urls.append(url + REQUIRED_QUERY.get(path, ""))
     return urls
 
 

@@ -274,3 +274,33 @@ def test_a_private_sources_counts_never_make_an_item_rise_in_public(polled: Poll
         mine = c.get(f"/feeds/{PRIVATE_OUTPUT}.json?{rising}&token={polled.token}").json()["items"]
     # The private source said 123457 when the item was first seen, inside the window: grown from 0.
     assert [i["url"] for i in mine if i["url"] == SHARED_LINK] == [SHARED_LINK]
+
+
+def test_filter_terms_and_explain_see_only_what_public_sources_said(polled: Polled) -> None:
+    with polled.engine.connect() as conn:
+        private_id = conn.execute(select(SOURCE.c.id).where(SOURCE.c.private.is_(True))).scalar_one()
+        secret_item = conn.execute(
+            select(ITEM.c.id).where(ITEM.c.link == "https://secret.example/zanzibar-post")
+        ).scalar_one()
+    queries = [
+        "user:quser",
+        "tag:quokkatag OR tag:zanzibartag",
+        f"source:{private_id}",
+        "-tag:golang user:zuser",
+    ]
+    with client(polled) as c:
+        for query in queries:
+            response = c.get("/api/items", params={"filter": query})
+            assert response.status_code == 200 and response.json()["items"] == [], query
+        explained = c.get("/api/explain", params={"filter": "user:quser tag:quokkatag", "item": SHARED_LINK})
+        assert (
+            c.get("/api/explain", params={"filter": "tag:golang", "item": str(secret_item)}).status_code
+            == 404
+        )
+        mine = c.get(
+            f"/feeds/{PRIVATE_OUTPUT}.json", params={"filter": "user:quser", "token": polled.token}
+        ).json()
+    body = explained.json()
+    assert body["in_slice"] is False and [t["matches"] for t in body["terms"]] == [False, False]
+    assert leaks(explained.text, "user:quser tag:quokkatag") == []  # the query it echoes is no leak
+    assert [i["url"] for i in mine["items"]] == [SHARED_LINK]  # with the token, the private user's item

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from feedserver import FeedServer, Response
+from filterdata import SOURCES, make_sources, write_posts
 from procs import run_cli
 from sqlmodel import SQLModel
 from test_api import TestClient
+from test_store_filtersql import POSTS
 
 from aggregator import cli, cli_opml
 from aggregator.api import create_app
@@ -176,3 +178,35 @@ def test_a_command_on_a_broken_database_exits_1_with_one_line(
     assert status == 1, out + err
     assert err.startswith("aggregator: storage error: no such table:"), err
     assert len(err.splitlines()) == 1, err
+
+
+def test_items_takes_a_filter_query(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    engine = make_engine(url)
+    try:
+        write_posts(engine, make_sources(engine), POSTS)
+    finally:
+        engine.dispose()
+    config = write_config(tmp_path / "feeds.toml", [c.url for c in SOURCES.values()])
+    base = ["--config", str(config), "--db", url, "items"]
+    listed = run_cli([*base, "tag:kubernetes -tag:helm"], cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    titles = [line.split("  ", 1)[1] for line in listed.stdout.splitlines() if line[:4].isdigit()]
+    assert [t.split(" [")[0] for t in titles] == ["Kubernetes入門", "Old news"]
+    assert "filtered by “tag:kubernetes -tag:helm”" in listed.stdout.splitlines()[-1]
+    negated = run_cli([*base, "--site", "deeeet.com", "--", "-tag:helm"], cwd=tmp_path)  # sugar ANDs
+    assert negated.returncode == 0 and "Kubernetes入門" in negated.stdout and "Helm" not in negated.stdout
+
+
+def test_a_bad_filter_query_shows_a_caret_and_exits_2(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "feeds.toml", [])
+    done = run_cli(
+        ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'e.db'}", "items", "入門 (tag:k8s OR"],
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "aggregator: bad filter: expected a term after 'OR' (at character 14)",
+        "入門 (tag:k8s OR",
+        " " * 16 + "^",  # the end (14 characters), two columns for each Japanese character
+    ]

@@ -119,6 +119,14 @@ window = "7d"
         ('[[outputs]]\nslug = "ok"\nsort = "best"\n', ["[[outputs]] entry 1 (ok): sort:", "rising"]),
         ('[[outputs]]\nslug = "ok"\nwindow = "90d"\n', ["[[outputs]] entry 1 (ok): window:", "30d"]),
         ('[[outputs]]\nslug = "ok"\nwindow = 3600\n', ["[[outputs]] entry 1 (ok): window:"]),
+        (
+            '[[outputs]]\nslug = "k8s"\nfilter = "tag:kubernetes (tag:"\n',
+            ["[[outputs]] entry 1 (k8s): filter: expected a value after 'tag:' (at character 20)"],
+        ),
+        (
+            '[[outputs]]\nslug = "a"\n[[outputs]]\nslug = "k8s"\nfilter = "bookmarks:>=lots"\n',
+            ["[[outputs]] entry 2 (k8s): filter: bookmarks: expected a whole number", "(at character 10)"],
+        ),
     ],
 )
 def test_bad_config_names_file_entry_and_key(tmp_path: Path, text: str, fragments: list[str]) -> None:

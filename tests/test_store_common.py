@@ -22,11 +22,14 @@ from aggregator.identity import hash_text
 from aggregator.ingest import Incoming, SourceInfo, Stored, WriteCounts, WritePlan
 from aggregator.keys import lookup_hashes
 from aggregator.models import Tag, table_of
+from aggregator.query import Term
 from aggregator.store import (
     archives,
     audience,
     common,
     copy,
+    explain,
+    filtersql,
     health,
     history,
     items,
@@ -70,6 +73,8 @@ BOUNDARY_MODULES = (
     audience,
     common,
     copy,
+    explain,
+    filtersql,
     health,
     history,
     items,
@@ -113,6 +118,8 @@ ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
     "slices.slice_statement": lambda c: slices.slice_statement(
         c, Filter(tags=("k8s",), sites=("example.org",))
     ),
+    "filtersql.compile_query": lambda c: filtersql.compile_query(c, Term("tag", "go", 0, "tag:go")),
+    "explain.explain_item": lambda c: explain.explain_item(c, Filter(), "1"),
     "common.read_data_version": lambda c: common.read_data_version(c),
     "health.poll_health": lambda c: health.poll_health(c, NOW),
     "common.bump_data_version": lambda c: common.bump_data_version(c),

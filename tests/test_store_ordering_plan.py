@@ -10,15 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from test_store_slices_plan import ITEMS, START, filled, plan  # noqa: F401  (filled is a fixture)
 
 from aggregator.filters import Filter
-from aggregator.models import ITEM_BOOKMARKS_INDEX, BookmarkPoint, table_of
+from aggregator.models import ITEM_BOOKMARKS_INDEX, BookmarkPoint, Source, table_of
 from aggregator.store.slices import select_slice
 
 POINT = table_of(BookmarkPoint)
+SOURCE = table_of(Source)
 NOW = START.replace(tzinfo=UTC) + timedelta(days=40)
 DAYS = 30
 
@@ -36,6 +37,10 @@ def history(filled: Engine) -> Engine:  # noqa: F811
         for k in range(5)
     ]
     with filled.begin() as conn:
+        if not conn.execute(select(SOURCE.c.id).where(SOURCE.c.id == 1)).first():
+            conn.execute(
+                SOURCE.insert().values(id=1, url="https://hatena.test/site.rss", kind="site", tags=[])
+            )
         conn.execute(POINT.insert(), rows)
     if filled.dialect.name == "postgresql":
         with filled.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import pages
-from ..errors import NotFoundError, QueryError, StorageError
+from ..errors import FilterError, NotFoundError, QueryError, StorageError
 from .responses import html_response
 
 log = logging.getLogger("aggregator.api")
@@ -26,6 +26,8 @@ MAX_HEADER_BYTES = 16 * 1024
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueryError)
     async def bad_query(request: Request, exc: QueryError) -> Response:
+        if isinstance(exc, FilterError):
+            return filter_error_response(request, exc)
         return error_response(request, 422, "invalid_parameter", exc.message, exc.param)
 
     @app.exception_handler(NotFoundError)
@@ -63,6 +65,14 @@ def error_response(
         return html_response(pages.render_error(status, message), status)
     body = {"error": error, "message": message} | ({"parameter": parameter} if parameter else {})
     return JSONResponse(body, status_code=status, headers={"X-Content-Type-Options": "nosniff"})
+
+
+def filter_error_response(request: Request, exc: FilterError) -> Response:
+    """422 ``{"error": "invalid_filter", "position": 12, "message": "..."}``: where the query is wrong."""
+    if _wants_html(request):
+        return html_response(pages.render_error(422, f"filter: {exc.message}"), 422)
+    body = {"error": "invalid_filter", "position": exc.position, "message": exc.reason}
+    return JSONResponse(body, status_code=422, headers={"X-Content-Type-Options": "nosniff"})
 
 
 class RequestGuard:

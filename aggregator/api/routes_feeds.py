@@ -25,7 +25,7 @@ from ..topics import ALL, feed_view
 from ..views import PRIVATE, PUBLIC, Audience, FeedLink, ItemView
 from .archives import ArchiveLinks, subscription_links
 from .deps import Settings, SettingsDep, read_connection
-from .schemas import ERRORS
+from .schemas import FILTER_ERRORS, FILTER_PARAMETER
 from .slices import Slice, output_slice, query_params, site_slice, tag_slice
 from .tokens import TOKEN_PARAM, require_token, unknown_feed
 
@@ -36,22 +36,37 @@ PRIVATE_CACHE_CONTROL = "private, no-cache"
 router = APIRouter()
 
 
-@router.get("/feeds/all.{ext}", responses=ERRORS, summary="Every item")
+@router.get("/feeds/all.{ext}", responses=FILTER_ERRORS, openapi_extra=FILTER_PARAMETER, summary="Every item")
 async def feed_all(ext: str, request: Request, s: SettingsDep) -> Response:
     return await feed_response(s, request, ext, ALL)
 
 
-@router.get("/feeds/tag/{tag}.{ext}", responses=ERRORS, summary="Items with a tag")
+@router.get(
+    "/feeds/tag/{tag}.{ext}",
+    responses=FILTER_ERRORS,
+    openapi_extra=FILTER_PARAMETER,
+    summary="Items with a tag",
+)
 async def feed_tag(tag: str, ext: str, request: Request, s: SettingsDep) -> Response:
     return await feed_response(s, request, ext, tag_slice(s, tag))
 
 
-@router.get("/feeds/site/{host}.{ext}", responses=ERRORS, summary="Items on a host or its subdomains")
+@router.get(
+    "/feeds/site/{host}.{ext}",
+    responses=FILTER_ERRORS,
+    openapi_extra=FILTER_PARAMETER,
+    summary="Items on a host or its subdomains",
+)
 async def feed_site(host: str, ext: str, request: Request, s: SettingsDep) -> Response:
     return await feed_response(s, request, ext, site_slice(host))
 
 
-@router.get("/feeds/{slug}.{ext}", responses=ERRORS, summary="A named output (a private one needs its token)")
+@router.get(
+    "/feeds/{slug}.{ext}",
+    responses=FILTER_ERRORS,
+    openapi_extra=FILTER_PARAMETER,
+    summary="A named output (a private one needs its token)",
+)
 async def feed_named(slug: str, ext: str, request: Request, s: SettingsDep) -> Response:
     output = s.outputs.get(slug)
     if output is not None and not output.private:

@@ -1,5 +1,6 @@
 """The JSON routes: ``/api/items`` (filtered by query parameters, with cursor
-pagination), ``/api/items/{id}`` (one item and why it is here), ``/api/tags``
+pagination), ``/api/items/{id}`` (one item and why it is here), ``/api/explain``
+(why an item is or is not in a filtered slice, term by term), ``/api/tags``
 (tags with item counts and their feeds), ``/api/sources`` (sources and their
 health), ``/healthz`` (liveness: the process answers, no database work) and
 ``/readyz`` (readiness: the database answers, else 503). Each reads through
@@ -20,17 +21,35 @@ from ..pages import item_page
 from ..paging import Cursor, rank_of
 from ..paths import tag_path
 from ..store.common import read_data_version
+from ..store.explain import explain_item
 from ..store.provenance import item_provenance
 from ..store.slices import select_slice, source_rows, tag_counts
 from .deps import ItemId, SettingsDep, read_connection
-from .schemas import ERRORS, ItemOut, ItemsPage, ProvenanceOut, SourceOut, TagOut
+from .schemas import (
+    ERRORS,
+    FILTER_ERRORS,
+    FILTER_PARAMETER,
+    ExplainOut,
+    ItemOut,
+    ItemsPage,
+    ProvenanceOut,
+    SourceOut,
+    TagOut,
+    TermOut,
+)
 from .slices import query_params
 
 log = logging.getLogger("aggregator.api")
 router = APIRouter()
 
 
-@router.get("/api/items", response_model=ItemsPage, responses=ERRORS, summary="Items matching the filters")
+@router.get(
+    "/api/items",
+    response_model=ItemsPage,
+    responses=FILTER_ERRORS,
+    openapi_extra=FILTER_PARAMETER,
+    summary="Items matching the filters",
+)
 def api_items(request: Request, s: SettingsDep) -> ItemsPage:
     params = query_params(request)
     cursor = params.pop("cursor", None)
@@ -60,6 +79,54 @@ def api_item(item_id: ItemId, s: SettingsDep) -> ProvenanceOut:
     if prov is None:
         raise NotFoundError(f"no item {item_id}")
     return ProvenanceOut.from_view(prov, item_page(item_id))
+
+
+@router.get(
+    "/api/explain",
+    response_model=ExplainOut,
+    responses=FILTER_ERRORS,
+    openapi_extra={
+        "parameters": [
+            *FILTER_PARAMETER["parameters"],
+            {
+                "name": "item",
+                "in": "query",
+                "required": True,
+                "description": "An item id or its link",
+                "schema": {"type": "string", "maxLength": 2048},
+            },
+        ]
+    },
+    summary="Why an item is or is not in a filtered slice, term by term",
+)
+def api_explain(request: Request, s: SettingsDep) -> ExplainOut:
+    params = query_params(request)
+    refs = params.pop("item", None)
+    if not refs or len(refs) > 1 or not refs[0].strip() or len(refs[0]) > 2048:
+        raise QueryError("item", "give one item id or link")
+    flt = parse_filter(params, aliases=s.config.aliases, now=s.clock())
+    with read_connection(s) as conn:
+        found = explain_item(conn, flt, refs[0])
+    if found is None:
+        raise NotFoundError(f"no item {refs[0][:80]!r}")
+    return ExplainOut(
+        item=found.item_id,
+        title=found.title,
+        link=found.link,
+        filter=flt.canonical(),
+        in_slice=found.in_slice,
+        terms=[
+            TermOut(
+                term=t.term.text,
+                position=t.term.position,
+                negated=t.negated,
+                matches=t.matches,
+                holds=t.holds,
+                evidence=t.evidence,
+            )
+            for t in found.terms
+        ],
+    )
 
 
 @router.get("/api/tags", response_model=list[TagOut], summary="Tags with item counts")

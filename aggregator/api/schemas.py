@@ -176,3 +176,60 @@ class ErrorOut(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+
+
+class FilterErrorOut(BaseModel):
+    """A bad ``filter`` query: where (0-based character offset) and why."""
+
+    error: str = "invalid_filter"
+    position: int
+    message: str
+
+
+FILTER_DESCRIPTION = (
+    "A filter query, ANDed with the other parameters and with the route's own filter. Terms: "
+    "`tag:kubernetes` (or `#kubernetes`), `site:example.com` (and its subdomains), "
+    "`source:<id or feed URL>`, "
+    "`user:name` (bookmarked by), `bookmarks:>=100` (`>`, `>=`, `<`, `<=`, `=`, `100..500`), "
+    "`date:7d` / `date:>=2024-05-01` / `date:2024-05-01..2024-06-01`, `intitle:word`, `author:name`, "
+    'a bare `word` or `"exact phrase"` (title, summary or content). `-` negates a term or a group, '
+    "terms side by side must all hold, `OR` (upper case) between terms or groups, parentheses group. "
+    "At most 500 characters. Example: `tag:kubernetes -tag:helm bookmarks:>=300`. A bad query is "
+    'answered 422 with `{"error": "invalid_filter", "position": 12, "message": "…"}`.'
+)
+FILTER_PARAMETER: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "filter",
+            "in": "query",
+            "required": False,
+            "description": FILTER_DESCRIPTION,
+            "schema": {"type": "string", "maxLength": 500},
+            "example": "tag:kubernetes -tag:helm bookmarks:>=300",
+        }
+    ]
+}
+FILTER_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut},
+    422: {"model": ErrorOut | FilterErrorOut, "description": "A bad parameter, or a bad filter query"},
+}
+
+
+class TermOut(BaseModel):
+    """One term of the query for one item: what it says, whether it matches, and the evidence."""
+
+    term: str  # as typed
+    position: int
+    negated: bool  # under an odd number of '-'
+    matches: bool  # the term itself
+    holds: bool  # once its '-' applies
+    evidence: dict[str, Any]
+
+
+class ExplainOut(BaseModel):
+    item: int
+    title: str
+    link: str | None
+    filter: str  # the slice's canonical parameters
+    in_slice: bool
+    terms: list[TermOut]

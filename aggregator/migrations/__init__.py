@@ -18,7 +18,7 @@ from .. import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from ..errors import SchemaVersionError
 from .baseline import baseline_metadata
 
-HEAD = "0005"
+HEAD = "0006"
 VERSION_TABLE_NAME = "alembic_version"
 # Alembic's own version table, as Alembic creates it (alembic.ddl.impl.DefaultImpl.version_table_impl).
 VERSION_TABLE = Table(

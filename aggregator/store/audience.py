@@ -9,8 +9,9 @@ private output) and adds these conditions for it:
 * a sighting is public when its source is (``sighting_condition``, on a query joined to ``source``);
 * a tag link is public when a public source's sighting gave the tag (``item_tag.public``,
   ``link_condition``); tag counts and tag filters read only those;
-* a source is listed publicly when it is not private (``source_condition``), and only its
-  bookmark-count points count towards the public's rising order (``point_condition``).
+* a source is listed publicly when it is not private (``source_condition``), and only what
+  public sources said (sightings, bookmark-count points) counts for the public in a query's
+  ``user:`` and ``source:`` terms and the rising order (``said_condition``).
 
 The private audience sees everything, so each condition is ``None`` for it.
 """
@@ -54,11 +55,12 @@ def source_condition(audience: Audience) -> ColumnElement[bool] | None:
     return None if audience.private else SOURCE.c.private.is_(False)
 
 
-def point_condition(audience: Audience, points: FromClause) -> ColumnElement[bool] | None:
-    """Bookmark-count points ``audience`` may count (None: all): for the public, public sources' points."""
+def said_condition(audience: Audience, rows: FromClause) -> ColumnElement[bool] | None:
+    """Rows with a ``source_id`` (sightings, bookmark-count points) ``audience`` may count (None: all):
+    for the public, what public sources said."""
     if audience.private:
         return None
-    return points.c.source_id.in_(select(SOURCE.c.id).where(SOURCE.c.private.is_(False)))
+    return rows.c.source_id.in_(select(SOURCE.c.id).where(SOURCE.c.private.is_(False)))
 
 
 def link_condition(audience: Audience, link: FromClause = ITEM_TAG) -> ColumnElement[bool] | None:

@@ -23,7 +23,7 @@ from sqlalchemy.sql.selectable import Subquery
 from ..filters import Filter
 from ..models import BookmarkPoint, Item, table_of
 from ..views import PUBLIC, Audience
-from .audience import point_condition, present
+from .audience import present, said_condition
 
 ITEM = table_of(Item)
 POINT = table_of(BookmarkPoint)
@@ -36,7 +36,7 @@ def order_slice(
     """``query`` in ``flt.sort`` order (popular or rising), after ``after``, at most ``flt.limit`` rows;
     a rising order counts only the points ``audience`` may see."""
     if flt.sort == "rising":
-        query, rank = _with_growth(query, flt, present(point_condition(audience, POINT)))
+        query, rank = _with_growth(query, flt, present(said_condition(audience, POINT)))
     else:
         rank = ITEM.c.bookmark_count
         query = query.where(rank.is_not(None))

@@ -25,6 +25,7 @@ from ..paging import Cursor
 from ..views import PUBLIC, Audience, ItemView, SourceView, TagCount, is_poll_status
 from .audience import item_condition, link_condition, present, source_condition
 from .common import wrap_storage_errors
+from .filtersql import compile_query, hoist
 from .itemviews import item_views
 from .ordering import order_slice
 from .ranges import ranges_of, rarest_first, steer_sqlite
@@ -59,6 +60,7 @@ def slice_statement(
 
     It reads tag and source ids (small lookups) but not the items; the plan tests EXPLAIN it.
     """
+    flt = hoist(flt)
     if flt.is_empty_slice():
         return None
     tag_ids = _tag_ids(conn, set(flt.tags) | set(flt.any_tags) | set(flt.not_tags))
@@ -78,7 +80,8 @@ def slice_statement(
     if flt.q:
         sqlite = conn.dialect.name == "sqlite"
         matches = steer_text_sqlite(conn, flt.q, flt.limit) if sqlite else trigram_predicate(flt.q)
-    return _slice_query(flt, tag_ids, source_ids, after, ranges, matches, audience)
+    residual = compile_query(conn, flt.expr, audience) if flt.expr is not None else None
+    return _slice_query(flt, tag_ids, source_ids, after, ranges, matches, audience, residual)
 
 
 def _slice_query(
@@ -89,9 +92,10 @@ def _slice_query(
     ranges: Sequence[ColumnElement[bool]] | None = None,
     matches: ColumnElement[bool] | None = None,
     audience: Audience = PUBLIC,
+    residual: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
     if flt.any_tags and not flt.tags and flt.sort == "recent":
-        return _merged_any_tags(flt, tag_ids, source_ids, after, ranges, matches, audience)
+        return _merged_any_tags(flt, tag_ids, source_ids, after, ranges, matches, audience, residual)
     conditions: list[ColumnElement[bool]] = present(item_condition(audience))
     if flt.tags:
         first, *rest = (tag_ids[t] for t in flt.tags)
@@ -115,6 +119,8 @@ def _slice_query(
         )
     if flt.q:
         conditions.append(text_predicate(flt.q) if matches is None else matches)
+    if residual is not None:
+        conditions.append(residual)  # the rest of a ``filter`` query (store.filtersql)
     if flt.since:
         conditions.append(order_published >= flt.since)
     if flt.until:
@@ -137,12 +143,20 @@ def _merged_any_tags(
     ranges: Sequence[ColumnElement[bool]] | None,
     matches: ColumnElement[bool] | None,
     audience: Audience,
+    residual: ColumnElement[bool] | None,
 ) -> Select[Any]:
     """Any of the tags: the newest ``limit`` of each tag (one range of its index), merged and deduplicated."""
     branches = []
     for tag in (t for t in flt.any_tags if t in tag_ids):
         one_query = _slice_query(
-            replace(flt, tags=(tag,), any_tags=()), tag_ids, source_ids, after, ranges, matches, audience
+            replace(flt, tags=(tag,), any_tags=()),
+            tag_ids,
+            source_ids,
+            after,
+            ranges,
+            matches,
+            audience,
+            residual,
         )
         newest = one_query.with_only_columns(ITEM.c.id, ITEM_TAG.c.published).subquery()
         branches.append(select(newest.c.id, newest.c.published))

@@ -46,6 +46,8 @@ MIN_TRIGRAM_QUERY = 3  # characters: a shorter query holds no trigram
 FTS = table(FTS_TABLE, column("rowid"))
 FTS_OPTIONS = "content='item', content_rowid='id', tokenize='trigram'"
 PG_INDEX = "ix_item_text"
+# PostgreSQL: a trigram index per column that ``filter=intitle:`` / ``author:`` reads (lower(column)).
+PG_COLUMN_INDEXES = {"title": "ix_item_title_trgm", "author": "ix_item_author_trgm"}
 SEPARATOR = "\n"  # between the columns in PostgreSQL's indexed text: a query without it matches inside one
 _SEPARATOR_SQL = "E'\\n'"
 _TRIGGERS = {
@@ -70,7 +72,7 @@ def outside_models(name: str | None, type_: str) -> bool:
     """Whether a database object is this module's rather than the models' (schema comparisons skip it)."""
     if type_ == "table":
         return name == FTS_TABLE or (name or "").startswith(f"{FTS_TABLE}_")
-    return type_ == "index" and name == PG_INDEX
+    return type_ == "index" and (name == PG_INDEX or name in PG_COLUMN_INDEXES.values())
 
 
 @wrap_storage_errors()
@@ -91,7 +93,7 @@ def drop_statements(dialect: str) -> list[str]:
     if dialect == "sqlite":
         triggers = [f'DROP TRIGGER IF EXISTS "{name}"' for name in _TRIGGERS]
         return [*triggers, f'DROP TABLE IF EXISTS "{FTS_TABLE}"']
-    return [f'DROP INDEX IF EXISTS "{PG_INDEX}"']
+    return [f'DROP INDEX IF EXISTS "{name}"' for name in (PG_INDEX, *PG_COLUMN_INDEXES.values())]
 
 
 def _install_fts(conn: Connection) -> bool:
@@ -127,6 +129,12 @@ def _install_trigram_index(conn: Connection) -> bool:
     opclass = f'"{schema}".gin_trgm_ops'
     indexed = _joined_text().compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     conn.execute(text(f'CREATE INDEX IF NOT EXISTS "{PG_INDEX}" ON item USING gin (({indexed}) {opclass})'))
+    for name_of_column, name in PG_COLUMN_INDEXES.items():
+        conn.execute(
+            text(
+                f'CREATE INDEX IF NOT EXISTS "{name}" ON item USING gin ((lower({name_of_column})) {opclass})'
+            )
+        )
     return True
 
 
@@ -176,10 +184,10 @@ def steer_text_sqlite(conn: Connection, q: str, limit: int) -> ColumnElement[boo
     return and_(func.likelihood(ITEM.c.id.in_(fts_candidates(q)), literal_column("0.001")), text_predicate(q))
 
 
-def text_predicate(q: str) -> ColumnElement[bool]:
+def text_predicate(q: str, columns: tuple[str, ...] = TEXT_COLUMNS) -> ColumnElement[bool]:
     """The meaning of ``q``: a case-insensitive substring of the title, the summary or the content."""
     pattern = "%" + _escape_like(q.lower()) + "%"
-    return or_(*(func.lower(ITEM.c[name]).like(pattern, escape="\\") for name in TEXT_COLUMNS))
+    return or_(*(func.lower(ITEM.c[name]).like(pattern, escape="\\") for name in columns))
 
 
 def trigram_predicate(q: str) -> ColumnElement[bool]:
@@ -204,9 +212,11 @@ def is_trigram_query(q: str) -> bool:
     return len(q) >= MIN_TRIGRAM_QUERY
 
 
-def fts_candidates(q: str) -> Any:
-    """The ids the SQLite FTS table offers for ``q`` (a superset of the matches, in practice equal)."""
-    return select(FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(fts_phrase(q)))
+def fts_candidates(q: str, column: str | None = None) -> Any:
+    """The ids the SQLite FTS table offers for ``q`` (a superset of the matches, in practice equal),
+    in one of its columns only when ``column`` is given."""
+    phrase = fts_phrase(q) if column is None else f"{{{column}}} : {fts_phrase(q)}"
+    return select(FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(phrase))
 
 
 def fts_phrase(q: str) -> str:
