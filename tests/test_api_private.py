@@ -247,6 +247,10 @@ def test_no_log_line_holds_a_token(polled: Polled, fmt: LogFormat, stream: io.St
     as uvicorn writes it), goes through the redacting formatter, verbose included."""
     logging.getLogger().handlers = []
     configure_logging(fmt, verbose=True, stream=stream)
+    access = logging.getLogger("uvicorn.access")
+    # as a server leaves it: an earlier in-process server may have given it handlers of its own
+    access.handlers, access.propagate, access.disabled = [], True, False
+    access.setLevel(logging.NOTSET)
     url = f"/feeds/{PRIVATE_OUTPUT}.atom?token={polled.token}"
     with client(polled) as c:
         assert c.get(url).status_code == 200
@@ -254,7 +258,6 @@ def test_no_log_line_holds_a_token(polled: Polled, fmt: LogFormat, stream: io.St
             f"/feeds/{PRIVATE_OUTPUT}.atom", headers={"Authorization": f"Bearer {polled.token}"}
         ).is_success
         assert c.get(f"{url}&limit=bad").status_code == 422
-    access = logging.getLogger("uvicorn.access")
     access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", url, "1.1", 200)
     logged = stream.getvalue()
     assert polled.token not in logged

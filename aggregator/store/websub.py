@@ -118,31 +118,37 @@ def claim(
     Due: an intent to verify, or an active subscription whose next attempt has come. ``skip``:
     the rows this worker already handled in this run.
     """
-    due = and_(
-        _is_waiting(),
-        or_(SUBSCRIPTION.c.next_attempt_at.is_(None), SUBSCRIPTION.c.next_attempt_at <= now),
-        _is_free(now),
-        SUBSCRIPTION.c.id.not_in(list(skip)),
-    )
-    with engine.begin() as conn:
-        order = (
-            SUBSCRIPTION.c.next_attempt_at.is_not(None),
-            SUBSCRIPTION.c.next_attempt_at,
-            SUBSCRIPTION.c.id,
+    lost: set[int] = set()
+    while True:
+        due = and_(
+            _is_waiting(),
+            or_(SUBSCRIPTION.c.next_attempt_at.is_(None), SUBSCRIPTION.c.next_attempt_at <= now),
+            _is_free(now),
+            SUBSCRIPTION.c.id.not_in([*skip, *lost]),
         )
-        picked = select(SUBSCRIPTION.c.id).where(due).order_by(*order).limit(limit)
-        ids = list(conn.execute(picked.with_for_update(skip_locked=True)).scalars())
-        if not ids:
-            return []
-        expires = now + timedelta(seconds=ttl)
-        conn.execute(
-            update(SUBSCRIPTION)
-            .where(SUBSCRIPTION.c.id.in_(ids), due)
-            .values(claim_owner=owner, claim_expires=expires)
-        )
-        mine = and_(SUBSCRIPTION.c.id.in_(ids), SUBSCRIPTION.c.claim_owner == owner)
-        rows = conn.execute(select(SUBSCRIPTION).where(mine).order_by(SUBSCRIPTION.c.id)).mappings()
-        return [_state(row) for row in rows]
+        with engine.begin() as conn:
+            order = (
+                SUBSCRIPTION.c.next_attempt_at.is_not(None),
+                SUBSCRIPTION.c.next_attempt_at,
+                SUBSCRIPTION.c.id,
+            )
+            picked = select(SUBSCRIPTION.c.id).where(due).order_by(*order).limit(limit)
+            ids = list(conn.execute(picked.with_for_update(skip_locked=True)).scalars())
+            if not ids:
+                return []
+            expires = now + timedelta(seconds=ttl)
+            conn.execute(
+                update(SUBSCRIPTION)
+                .where(SUBSCRIPTION.c.id.in_(ids), due)
+                .values(claim_owner=owner, claim_expires=expires)
+            )
+            mine = and_(SUBSCRIPTION.c.id.in_(ids), SUBSCRIPTION.c.claim_owner == owner)
+            rows = conn.execute(select(SUBSCRIPTION).where(mine).order_by(SUBSCRIPTION.c.id)).mappings()
+            claimed = [_state(row) for row in rows]
+        if claimed:
+            return claimed
+        # SQLite has no row locks: another worker claimed the same rows first. Try the others.
+        lost.update(ids)
 
 
 @wrap_storage_errors()
