@@ -247,10 +247,13 @@ def test_no_log_line_holds_a_token(polled: Polled, fmt: LogFormat, stream: io.St
     as uvicorn writes it), goes through the redacting formatter, verbose included."""
     logging.getLogger().handlers = []
     configure_logging(fmt, verbose=True, stream=stream)
+    # As ``aggregator serve`` leaves uvicorn's loggers: an in-process server that an earlier test
+    # started with uvicorn's own logging configuration gave them handlers and stopped propagation.
+    for name in ("uvicorn", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate, logger.disabled = [], True, False
+        logger.setLevel(logging.NOTSET)
     access = logging.getLogger("uvicorn.access")
-    # as a server leaves it: an earlier in-process server may have given it handlers of its own
-    access.handlers, access.propagate, access.disabled = [], True, False
-    access.setLevel(logging.NOTSET)
     url = f"/feeds/{PRIVATE_OUTPUT}.atom?token={polled.token}"
     with client(polled) as c:
         assert c.get(url).status_code == 200
