@@ -3,25 +3,37 @@
 ``parse_filter`` turns raw parameters (strings, as a URL or a TOML table gives
 them) into a validated, normalized, frozen ``Filter``; ``Filter.merge`` combines
 a route's implied filter with the query's. Storage turns a ``Filter`` into SQL;
-nothing here touches a database.
+nothing here touches a database. The checks of single values (hosts, dates, counts,
+sources) are ``filtervalues``'.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from typing import Literal
 from urllib.parse import urlencode
 
-from .durations import parse_duration
 from .errors import QueryError
-from .identity import normalize_host, normalize_tag
+from .filtervalues import parse_int, parse_site, parse_source, parse_when
+from .identity import normalize_tag
 from .query import Checks, Expr, check_values, conjoin, parse_query
 from .query import canonical as canonical_query
 from .query import describe as describe_query
 from .sorts import DEFAULT_WINDOW, Sort, parse_sort, parse_window, window_text
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "PARAMS",
+    "VOCABULARY",
+    "Filter",
+    "FilterParam",
+    "parse_filter",
+    "parse_site",
+    "parse_when",
+]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -67,7 +79,6 @@ PARAMS = tuple(p.name for p in VOCABULARY)
 REPEATABLE = tuple(p.name for p in VOCABULARY if p.repeatable)
 SINGLE = tuple(p.name for p in VOCABULARY if not p.repeatable)
 MAX_LENGTHS = {p.name: p.max_length for p in VOCABULARY}
-_HOST = re.compile(r"^[a-z0-9\u00a0-\uffff]([a-z0-9\u00a0-\uffff.-]*[a-z0-9\u00a0-\uffff])?(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -218,13 +229,13 @@ def parse_filter(
         any_tags=tags("any_tag"),
         not_tags=tags("not_tag"),
         sites=(parse_site(site),) if site is not None else (),
-        sources=tuple(dict.fromkeys(_parse_source(v) for v in values.get("source", []))),
+        sources=tuple(dict.fromkeys(parse_source(v) for v in values.get("source", []))),
         q=q.strip() or None if q is not None else None,
         since=parse_when("since", single("since"), now),
         until=parse_when("until", single("until"), now),
-        min_bookmarks=_parse_int("min_bookmarks", single("min_bookmarks"), 0, 10_000_000),
+        min_bookmarks=parse_int("min_bookmarks", single("min_bookmarks"), 0, 10_000_000),
         expr=_parse_expr(single("filter"), aliases, now),
-        limit=_parse_int("limit", single("limit"), 1, MAX_LIMIT) or DEFAULT_LIMIT,
+        limit=parse_int("limit", single("limit"), 1, MAX_LIMIT) or DEFAULT_LIMIT,
         sort=parse_sort(single("sort")),
         window=parse_window(single("window")),
         as_of=now,
@@ -246,78 +257,8 @@ def _parse_expr(query: str | None, aliases: Mapping[str, str] | None, now: datet
     def when(value: str) -> datetime:
         return parse_when("date", value, now) or now
 
-    count = lambda value: _parse_int("bookmarks", value, 0, 10_000_000) or 0  # noqa: E731
-    return check_values(expr, Checks(tag, parse_site, _parse_source, count, when), query)
-
-
-def parse_site(value: str, param: str = "site") -> str:
-    """A host name as a user types it, normalized.
-
-    Raises:
-        QueryError: not a host name.
-    """
-    host = normalize_host(value)
-    if host.startswith("www."):
-        host = host[4:]
-    if not host or not _HOST.match(host) or ".." in host:
-        raise QueryError(param, f"not a host name: {value[:60]!r}")
-    return host
-
-
-def parse_when(param: str, value: str | None, now: datetime) -> datetime | None:
-    """An ISO date or datetime, or an age such as ``7d`` / ``12h`` / ``30m`` / ``2w``.
-
-    Raises:
-        QueryError: none of those forms.
-    """
-    if value is None or value == "":
-        return None
-    text = value.strip()
-    if (age := _age(text)) is not None:
-        try:
-            return now - timedelta(seconds=age)
-        except OverflowError as exc:
-            raise QueryError(param, "age too large") from exc
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise QueryError(
-            param,
-            f"expected a date (2024-05-01), a datetime (2024-05-01T12:00:00Z) or an age (7d), got {text!r}",
-        ) from exc
-    try:
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except OverflowError as exc:
-        raise QueryError(param, f"out of range in UTC: {text!r}") from exc
-
-
-def _age(text: str) -> float | None:
-    try:
-        return parse_duration(text, unit_required=True)
-    except ValueError:
-        return None
-
-
-def _parse_int(param: str, value: str | None, low: int, high: int) -> int | None:
-    if value is None:
-        return None
-    text = value.strip()
-    if not re.fullmatch(r"[0-9]{1,9}", text):
-        raise QueryError(param, f"expected a whole number from {low} to {high}, got {text[:40]!r}")
-    number = int(text)
-    if not low <= number <= high:
-        raise QueryError(param, f"expected a whole number from {low} to {high}, got {number}")
-    return number
-
-
-def _parse_source(value: str) -> str:
-    text = value.strip()
-    if re.fullmatch(r"[0-9]{1,12}", text) or re.match(r"^https?://\S+$", text):
-        return text
-    raise QueryError("source", "expected a source id (see /api/sources) or its http(s) URL")
+    count = lambda value: parse_int("bookmarks", value, 0, 10_000_000) or 0  # noqa: E731
+    return check_values(expr, Checks(tag, parse_site, parse_source, count, when), query)
 
 
 def _check_length(name: str, value: str) -> str:

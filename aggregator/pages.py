@@ -1,5 +1,5 @@
-"""Pure: the HTML pages (index, tag and site listings, and an item's page: why it is
-here). Every value is escaped here; each listed item links to its page (``item_page``).
+"""Pure: the HTML pages (index, tag and site listings; an item's page, why it is here, is
+``itempage``'s). Every value is escaped here; each listed item links to its page (``item_page``).
 
 Pages carry no script; the server sends them with a strict Content-Security-Policy.
 Item summaries are shown as plain-text excerpts, never as markup. Dates are shown in the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from html import escape
 from urllib.parse import urlencode
 
@@ -21,7 +21,7 @@ from .identity import display_host
 from .paths import tag_path
 from .sanitize import excerpt, safe_url
 from .sorts import DEFAULT_WINDOW, SORTS, Sort, window_text
-from .views import ItemView, Provenance, SourceView, TagCount
+from .views import ItemView, SourceView, TagCount
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: http:; base-uri 'none'; "
@@ -106,7 +106,7 @@ def common_language(languages: Iterable[str | None]) -> str | None:
     return only
 
 
-def _head(title: str, feeds: Sequence[FeedLinks], lang: str | None = None) -> str:
+def page_head(title: str, feeds: Sequence[FeedLinks], lang: str | None = None) -> str:
     links = "".join(
         f'<link rel="alternate" type="{t}" title="{escape(f.title)} ({label})" href="{escape(u)}">'
         for f in feeds
@@ -145,7 +145,7 @@ def render_index(
         FeedLinks(o.title, f"/feeds/{o.slug}") for o in outputs
     ]
     parts = [
-        _head("aggregator", feeds, common_language(s.feed_language for s in sources)),
+        page_head("aggregator", feeds, common_language(s.feed_language for s in sources)),
         "<h1>aggregator</h1>",
         f"<p>{total} items from {len(sources)} sources. Every feed below accepts the filters "
         + ", ".join(f"<code>{p}</code>" for p in PARAMS)
@@ -200,7 +200,7 @@ def render_listing(
     lang = common_language(item.language for item in items)
     shown = tabs or SortTabs(feed.base)
     parts = [
-        _head(heading, [feed], lang),
+        page_head(heading, [feed], lang),
         '<p><a href="/">← all feeds</a></p>',
         f"<h1>{escape(heading)}</h1>",
         _feed_buttons(feed),
@@ -265,76 +265,8 @@ def item_page(item_id: int) -> str:
     return f"{ITEM_PAGES}{int(item_id)}"
 
 
-def render_item(prov: Provenance, zone: tzinfo | None = None) -> str:
-    """Why an item is here: each source and what it said, its fields' origins, its bookmark counts."""
-    item = prov.item
-    names = {s.source.id: s.source.title for s in prov.sightings}
-
-    def when(value: datetime | None) -> str:
-        return f"{value.astimezone(zone):%Y-%m-%d %H:%M}" if value else "-"
-
-    def tags(pairs: Iterable[tuple[str, str]]) -> str:
-        return "".join(f'<a class="tag" href="/tag/{tag_path(n)}">{escape(d)}</a>' for n, d in pairs)
-
-    def row(*cells: str) -> str:
-        return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-
-    link = safe_url(item.link)
-    title = escape(item.title or item.link or "(untitled)")
-    count = (
-        f' · <span class="count">{item.bookmark_count} users</span>'
-        if item.bookmark_count is not None
-        else ""
-    )
-    parts = [
-        _head(f"Why is this here: {item.title or item.link or '(untitled)'}", [], item.language),
-        '<p><a href="/">← all feeds</a></p>',
-        f'<h1><a class="title" href="{escape(link)}">{title}</a></h1>' if link else f"<h1>{title}</h1>",
-        f'<p class="meta">{item.published.astimezone(zone):%Y/%m/%d}'
-        + (f" · {escape(display_host(item.site))}" if item.site else "")
-        + f"{count}</p>",
-        f'<div class="tags">{tags(zip(item.tag_names, item.tags, strict=False))}</div>',
-        f"<h2>Sources ({len(prov.sightings)})</h2>",
-        '<table class="sightings"><tr><th>source</th><th>kind</th><th>tags it gave</th><th>user</th>'
-        "<th>comment</th><th>bookmarks</th><th>its date</th><th>first seen</th><th>last seen</th></tr>",
-    ]
-    for s in prov.sightings:
-        url = safe_url(s.source.url)
-        label = escape(s.source.title)
-        name = (f'<a href="{escape(url)}">{label}</a>' if url else label) + (" (owner)" if s.owner else "")
-        parts.append(
-            row(
-                name,
-                escape(s.source.kind),
-                tags(zip(s.tag_names, s.tags, strict=False)),
-                escape(s.source.user or ""),
-                escape(s.source.comment or ""),
-                "" if s.bookmark_count is None else str(s.bookmark_count),
-                when(s.said_at),
-                when(s.first_seen),
-                when(s.last_seen),
-            )
-        )
-    parts.append(
-        '</table><h2>Where each field came from</h2><table class="fields">'
-        "<tr><th>field</th><th>rule</th><th>from</th><th>how</th></tr>"
-    )
-    for f in prov.fields:
-        sources = ", ".join(escape(names.get(i, f"source {i}")) for i in f.sources) or "-"
-        parts.append(row(escape(f.field), escape(f.rule), sources, escape(f.note)))
-    parts.append("</table><h2>Bookmark history</h2>")
-    if prov.history:
-        parts.append('<table class="history"><tr><th>at</th><th>count</th><th>source</th></tr>')
-        parts += [row(when(p.at), str(p.count), escape(p.source_title)) for p in prov.history]
-        parts.append("</table>")
-    else:
-        parts.append("<p>No bookmark counts recorded.</p>")
-    parts.append("</body></html>")
-    return "".join(parts)
-
-
 def render_error(status: int, message: str) -> str:
     return (
-        _head(f"{status}", [])
+        page_head(f"{status}", [])
         + f'<h1>{status}</h1><p>{escape(message)}</p><p><a href="/">home</a></p></body></html>'
     )

@@ -36,7 +36,8 @@ from aggregator.api import create_app
 from aggregator.config import Config, load_config
 from aggregator.db import make_engine
 from aggregator.filters import parse_filter
-from aggregator.pages import FeedLinks, render_index, render_item, render_listing
+from aggregator.itempage import render_item
+from aggregator.pages import FeedLinks, render_index, render_listing
 from aggregator.poller import Poller
 from aggregator.store.slices import select_slice, source_rows, tag_counts
 from aggregator.views import BookmarkPoint, FieldOrigin, ItemView, Provenance, Sighted, SourceRef, SourceView

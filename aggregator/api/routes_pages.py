@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from .. import pages
+from .. import itempage, pages
 from ..errors import NotFoundError
 from ..filters import parse_filter
 from ..store.provenance import item_provenance
@@ -53,7 +53,7 @@ def item_provenance_page(item_id: ItemId, s: SettingsDep) -> Response:
         prov = item_provenance(conn, item_id)
     if prov is None:
         raise NotFoundError(f"no item {item_id}")
-    return html_response(pages.render_item(prov, s.zone))
+    return html_response(itempage.render_item(prov, s.zone))
 
 
 @router.get("/static/style.css", include_in_schema=False)
