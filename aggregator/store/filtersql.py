@@ -17,7 +17,7 @@ from sqlalchemy import and_, false, func, not_, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from ..filters import Filter
+from ..filters import DEFAULT_LIMIT, Filter
 from ..identity import site_key_range
 from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..query import And, Bounds, Expr, Not, Or, Term, terms_of
@@ -27,8 +27,8 @@ from .common import wrap_storage_errors
 from .textindex import (
     _escape_like,
     _has_fts,
-    fts_candidates,
     is_trigram_query,
+    steer_text_sqlite,
     text_predicate,
     trigram_predicate,
 )
@@ -85,16 +85,19 @@ def _hoisted(flt: Filter, part: Expr) -> Filter | None:
 
 
 @wrap_storage_errors()
-def compile_query(conn: Connection, expr: Expr, audience: Audience = PUBLIC) -> ColumnElement[bool]:
+def compile_query(
+    conn: Connection, expr: Expr, audience: Audience = PUBLIC, limit: int = DEFAULT_LIMIT
+) -> ColumnElement[bool]:
     """The condition on ``item`` that holds exactly for the items ``expr`` matches, reading only what
-    ``audience`` may see (for the public: public tag links, what public sources said)."""
-    return _Compiler(conn, expr, audience).condition(expr)
+    ``audience`` may see (for the public: public tag links, what public sources said). On SQLite a
+    text term uses the FTS table only when it has fewer candidates than a slice of ``limit`` walks."""
+    return _Compiler(conn, expr, audience, limit).condition(expr)
 
 
 class _Compiler:
-    def __init__(self, conn: Connection, expr: Expr, audience: Audience) -> None:
+    def __init__(self, conn: Connection, expr: Expr, audience: Audience, limit: int) -> None:
         terms = terms_of(expr)
-        self.audience = audience
+        self.conn, self.audience, self.limit = conn, audience, limit
         self.postgres = conn.dialect.name == "postgresql"
         self.fts = not self.postgres and _has_fts(conn)
         names = {str(t.value) for t in terms if t.kind == "tag"}
@@ -143,14 +146,13 @@ class _Compiler:
             pattern = "%" + _escape_like(value.lower()) + "%"
             contains = and_(column.is_not(None), func.lower(column).like(pattern, escape="\\"))
             if term.kind == "intitle" and self.fts and is_trigram_query(value):
-                # SQLite: the FTS table's title column finds the candidates; the predicate decides.
-                return and_(ITEM.c.id.in_(fts_candidates(value, "title")), contains)
+                # SQLite: the FTS table's title column finds few candidates; many, and the walk of
+                # the date index meets the limit sooner. The predicate decides either way.
+                return and_(column.is_not(None), steer_text_sqlite(self.conn, value, self.limit, ("title",)))
             return contains
-        return _text(value, self.postgres)
-
-
-def _text(value: str, postgres: bool) -> ColumnElement[bool]:
-    return trigram_predicate(value) if postgres else text_predicate(value)
+        if self.postgres:
+            return trigram_predicate(value)
+        return steer_text_sqlite(self.conn, value, self.limit) if self.fts else text_predicate(value)
 
 
 def _within(column: ColumnElement[object], bounds: Bounds) -> ColumnElement[bool]:

@@ -80,7 +80,7 @@ def slice_statement(
     if flt.q:
         sqlite = conn.dialect.name == "sqlite"
         matches = steer_text_sqlite(conn, flt.q, flt.limit) if sqlite else trigram_predicate(flt.q)
-    residual = compile_query(conn, flt.expr, audience) if flt.expr is not None else None
+    residual = compile_query(conn, flt.expr, audience, flt.limit) if flt.expr is not None else None
     return _slice_query(flt, tag_ids, source_ids, after, ranges, matches, audience, residual)
 
 

@@ -165,9 +165,11 @@ def _has_fts(conn: Connection) -> bool:
 
 
 @wrap_storage_errors()
-def steer_text_sqlite(conn: Connection, q: str, limit: int) -> ColumnElement[bool]:
-    """The condition for ``q`` in an SQLite slice of ``limit`` items: the predicate, with the FTS table
-    where it helps (SQLite keeps no statistics to choose).
+def steer_text_sqlite(
+    conn: Connection, q: str, limit: int, columns: tuple[str, ...] = TEXT_COLUMNS
+) -> ColumnElement[bool]:
+    """The condition for ``q`` in ``columns`` (all three, or one) in an SQLite slice of ``limit`` items:
+    the predicate, with the FTS table where it helps (SQLite keeps no statistics to choose).
 
     The FTS candidates are counted up to ``ranges.narrow_bound``: fewer, and they are read
     from the FTS table (marked selective), sorted and rechecked; more, and the slice walks
@@ -175,13 +177,15 @@ def steer_text_sqlite(conn: Connection, q: str, limit: int) -> ColumnElement[boo
     under three characters, or a database without the FTS table, gets the predicate alone.
     """
     bound = narrow_bound(conn, limit)
+    predicate = text_predicate(q, columns)
     if not is_trigram_query(q) or not _has_fts(conn):
-        return text_predicate(q)
-    probe = fts_candidates(q).limit(bound).subquery()
+        return predicate
+    candidates = fts_candidates(q, None if columns == TEXT_COLUMNS else columns[0])
+    probe = candidates.limit(bound).subquery()
     if int(conn.execute(select(func.count()).select_from(probe)).scalar() or 0) >= bound:
-        return text_predicate(q)
+        return predicate
     # Typed as nothing: a Boolean function would be compared with 1, which SQLite cannot see through.
-    return and_(func.likelihood(ITEM.c.id.in_(fts_candidates(q)), literal_column("0.001")), text_predicate(q))
+    return and_(func.likelihood(ITEM.c.id.in_(candidates), literal_column("0.001")), predicate)
 
 
 def text_predicate(q: str, columns: tuple[str, ...] = TEXT_COLUMNS) -> ColumnElement[bool]:
