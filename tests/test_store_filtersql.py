@@ -142,8 +142,10 @@ def test_positive_terms_at_the_top_move_into_the_indexed_fields() -> None:
     )
     assert (moved.since, moved.until) == (datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 2, tzinfo=UTC))
     assert isinstance(moved.expr, Term) and moved.expr.kind == "user"  # no field holds a user
-    kept = hoist(parse_filter({"filter": "tag:a OR tag:b"}, now=NOW))
-    assert kept.tags == () and kept.expr is not None
+    either = hoist(parse_filter({"filter": "tag:a OR tag:b"}, now=NOW))  # any of them: merged ranges
+    assert (either.tags, either.any_tags, either.expr) == ((), ("a", "b"), None)
+    kept = hoist(parse_filter({"filter": "tag:a OR site:x.org"}, now=NOW))
+    assert kept.tags == kept.any_tags == () and kept.expr is not None
 
 
 def test_a_filter_pages_with_the_cursor(posts: Engine) -> None:

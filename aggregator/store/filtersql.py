@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeGuard
 
 from sqlalchemy import and_, false, func, not_, or_, select, true
 from sqlalchemy.engine import Connection
@@ -44,8 +45,9 @@ MAX_SOURCE_ID = 2**31 - 1
 def hoist(flt: Filter) -> Filter:
     """``flt`` with the top-level positive terms its fields can hold moved into them (same slice).
 
-    Required and excluded tags, sites, one source, a bookmark floor, a date range and one
-    text term then take the index paths a slice has for those fields.
+    Required and excluded tags, any of several tags (an ``OR`` of tags alone), sites, one
+    source, a bookmark floor, a date range and one text term then take the index paths a
+    slice has for those fields.
     """
     if flt.expr is None:
         return flt
@@ -63,6 +65,9 @@ def hoist(flt: Filter) -> Filter:
 def _hoisted(flt: Filter, part: Expr) -> Filter | None:
     if isinstance(part, Not) and isinstance(part.operand, Term) and part.operand.kind == "tag":
         return replace(flt, not_tags=(*flt.not_tags, str(part.operand.value)))
+    if isinstance(part, Or) and not flt.any_tags and all(_is_tag(e) for e in part.operands):
+        # Any of these tags: a merge of one (tag, published) range per tag.
+        return replace(flt, any_tags=tuple(dict.fromkeys(str(e.value) for e in part.operands if _is_tag(e))))
     if not isinstance(part, Term):
         return None
     value = part.value
@@ -82,6 +87,10 @@ def _hoisted(flt: Filter, part: Expr) -> Filter | None:
         assert not isinstance(since, int) and not isinstance(until, int)
         return replace(flt, since=_later(flt.since, since), until=_earlier(flt.until, until))
     return None
+
+
+def _is_tag(expr: Expr) -> TypeGuard[Term]:
+    return isinstance(expr, Term) and expr.kind == "tag"
 
 
 @wrap_storage_errors()
