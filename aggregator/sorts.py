@@ -6,8 +6,10 @@
 * ``rising``: most new bookmarks in the window first, then newest; only items that grew.
   Growth is the item's count now minus its count at the window's start, each the highest
   over its sources of the newest point recorded at or before that time (``store.history``).
-  An item with no point at or before the start grew from 0 when it was first seen inside the
-  window, else from its lowest count inside the window.
+  An item with no point at or before the start grew from 0 when it was published inside the
+  window (a new entry), else from its lowest count inside the window: an older article that a
+  new source brings, or that the aggregator meets for the first time, has not risen by its
+  whole count.
 
 ``filters`` reads the parameters with these; the SQL is in ``store.ordering``.
 """

@@ -34,7 +34,7 @@ from starlette.routing import Mount, Route
 
 from aggregator.api import create_app
 from aggregator.logformat import LogFormat, configure_logging
-from aggregator.models import Item, Source, Tag, table_of
+from aggregator.models import BookmarkPoint, Item, Source, Tag, table_of
 from aggregator.store.common import transaction
 from aggregator.store.tokens import revoke_token
 
@@ -43,6 +43,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 ITEM = table_of(Item)
+POINT = table_of(BookmarkPoint)
 SOURCE = table_of(Source)
 TAG = table_of(Tag)
 FORMATS = ("atom", "rss", "json")
@@ -271,15 +272,24 @@ def test_no_log_line_holds_a_token(polled: Polled, fmt: LogFormat, stream: io.St
 
 def test_a_private_sources_counts_never_make_an_item_rise_in_public(polled: Polled) -> None:
     rising = "sort=rising&window=24h"
-    with client(polled, NOW + timedelta(hours=1)) as c:  # the poll's points are inside the window
-        for url in ("/", "/tag/golang", "/feeds/all.json", "/feeds/tag/golang.atom", "/api/items"):
-            response = c.get(f"{url}?{rising}")
-            assert response.status_code == 200, (url, response.text[:200])
-            assert leaks(response.text, url) == [], url
-            assert SHARED_LINK not in response.text  # no public source gave it a count: it did not rise
-        mine = c.get(f"/feeds/{PRIVATE_OUTPUT}.json?{rising}&token={polled.token}").json()["items"]
-    # The private source said 123457 when the item was first seen, inside the window: grown from 0.
-    assert [i["url"] for i in mine if i["url"] == SHARED_LINK] == [SHARED_LINK]
+    later = NOW + timedelta(minutes=30)
+    with polled.engine.begin() as conn:  # the private source's next poll saw 43 more bookmarks
+        private_id = conn.execute(select(SOURCE.c.id).where(SOURCE.c.private.is_(True))).scalar_one()
+        shared = conn.execute(select(ITEM.c.id).where(ITEM.c.link == SHARED_LINK)).scalar_one()
+        conn.execute(POINT.insert().values(item_id=shared, source_id=private_id, at=later, count=123500))
+    try:
+        with client(polled, NOW + timedelta(hours=1)) as c:  # both points are inside the window
+            for url in ("/", "/tag/golang", "/feeds/all.json", "/feeds/tag/golang.atom", "/api/items"):
+                response = c.get(f"{url}?{rising}")
+                assert response.status_code == 200, (url, response.text[:200])
+                assert leaks(response.text, url) == [], url
+                assert SHARED_LINK not in response.text  # no public source gave it a count: it did not rise
+            mine = c.get(f"/feeds/{PRIVATE_OUTPUT}.json?{rising}&token={polled.token}").json()["items"]
+    finally:
+        with polled.engine.begin() as conn:
+            conn.execute(POINT.delete().where(POINT.c.at == later))
+    # With the token, the private source's counts count: 123457, then 123500.
+    assert [i["url"] for i in mine] == [SHARED_LINK]
 
 
 def test_filter_terms_and_explain_see_only_what_public_sources_said(polled: Polled) -> None:

@@ -41,7 +41,7 @@ POSTS = {
     "a": Post("https://example.com/a", T0 - timedelta(days=5), ("k8s",)),
     "b": Post("https://example.com/b", T0 - timedelta(days=4), ("go",)),
     "c": Post("https://example.org/c", T0 - timedelta(days=4, hours=-1), ("k8s",)),
-    "d": Post("https://example.org/d", T0 - timedelta(days=3), ("k8s", "go")),
+    "d": Post("https://example.org/d", T0 - timedelta(hours=22), ("k8s", "go")),  # new, first polled at -20h
     "e": Post("https://example.org/e", T0 - timedelta(days=3, hours=-1), ("go",)),
 }
 # Hours before T0 at which a poll ran, and the counts each feed served then.
@@ -118,7 +118,6 @@ def expected_growth(now: datetime, window: timedelta) -> dict[str, int]:
     for name in POSTS:
         current = [c for s in (HOT, TAG) if (c := newest(s, name, now)) is not None]
         before = [c for s in (HOT, TAG) if (c := newest(s, name, start)) is not None]
-        first_seen = min(poll_time(h) for h, served in POLLS if any(name in served[s] for s in served))
         inside = [
             served[s][name]
             for h, served in POLLS
@@ -126,7 +125,7 @@ def expected_growth(now: datetime, window: timedelta) -> dict[str, int]:
             for s in served
             if name in served[s]
         ]
-        base = max(before) if before else 0 if first_seen > start else min(inside)
+        base = max(before) if before else 0 if POSTS[name].published > start else min(inside)
         if current and max(current) - base > 0:
             grown[name] = max(current) - base
     return grown
@@ -184,7 +183,9 @@ def test_a_point_at_the_window_start_is_the_count_before(scenario: Scenario) -> 
     assert scenario.names(wider) == expected_order(
         expected_growth(now, start_on_a_poll + timedelta(seconds=1))
     )
-    assert [v.growth for v in wider] == [50, 40, 40]  # d was first seen inside: it grew from 0
+    # d was published 22h before T0: inside the 24h window it grew from 0, from 20h and 1s
+    # (published before that window) it grew from its first count inside, 5
+    assert [v.growth for v in wider] == [50, 40, 35]
 
 
 def test_nothing_rises_in_a_window_with_no_poll(scenario: Scenario) -> None:

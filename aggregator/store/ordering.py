@@ -63,7 +63,7 @@ def _with_growth(
     )
     now = _newest_counts(moved, end, "now", counted)
     before = _newest_counts(moved, start, "before", counted)
-    base = func.coalesce(before.c.count, case((ITEM.c.first_seen > start, 0), else_=moved.c.low))
+    base = func.coalesce(before.c.count, case((ITEM.c.published > start, 0), else_=moved.c.low))
     growth = now.c.count - base
     query = (
         query.join(moved, moved.c.item_id == ITEM.c.id)
