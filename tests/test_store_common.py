@@ -94,6 +94,8 @@ BOUNDARY_MODULES = (
 NOT_WRAPPED = {"insert_for", "connect", "transaction"}  # builds a statement; the boundary itself
 
 ON_CONNECTION: dict[str, Callable[[Connection], object]] = {
+    "provenance.item_sightings": lambda c: provenance.item_sightings(c, 1),
+    "common.tag_ids": lambda c: common.tag_ids(c, {"k8s"}),
     "sources.sync_sources": lambda c: sources.sync_sources(c, [], NOW),
     "sources.move_sources": lambda c: sources.move_sources(c, {"https://a.example/": "https://b.example/"}),
     "sources.add_sources": lambda c: sources.add_sources(c, [], "opml", NOW),

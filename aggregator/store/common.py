@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import StorageError
-from ..models import Meta, table_of
+from ..models import Meta, Tag, table_of
 
 T = TypeVar("T")
 CHUNK = 500
@@ -88,3 +88,18 @@ def read_data_version(conn: Connection) -> int:
     table = table_of(Meta)
     value = conn.execute(select(table.c.value).where(table.c.key == DATA_VERSION)).scalar()
     return int(value or 0)
+
+
+# source.id is a 32-bit INTEGER on PostgreSQL: no larger id exists
+MAX_SOURCE_ID = 2**31 - 1
+
+
+@wrap_storage_errors()
+def tag_ids(conn: Connection, names: set[str]) -> dict[str, int]:
+    """The ids of the tags named ``names`` that exist (normalized names)."""
+    if not names:
+        return {}
+    tag = table_of(Tag)
+    return {
+        str(n): int(i) for i, n in conn.execute(select(tag.c.id, tag.c.name).where(tag.c.name.in_(names)))
+    }

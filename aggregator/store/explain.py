@@ -8,6 +8,7 @@ answer: the sources that gave a tag, the sighting of a user, the count, the matc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,18 +17,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from ..filters import Filter
-from ..models import Item, Sighting, Source, table_of
+from ..models import Item, table_of
 from ..query import Expr, Not, Or, Term
-from ..views import PUBLIC, Audience, source_label
-from .audience import item_condition, present, sighting_condition
+from ..views import PUBLIC, Audience, Sighted
+from .audience import item_condition, present
 from .common import wrap_storage_errors
 from .filtersql import compile_query
+from .provenance import item_sightings
 from .slices import slice_statement
 from .textindex import TEXT_COLUMNS, text_predicate
 
 ITEM = table_of(Item)
-SIGHTING = table_of(Sighting)
-SOURCE = table_of(Source)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def explain_item(conn: Connection, flt: Filter, ref: str, audience: Audience = P
     if row is None:
         return None
     item_id = int(row["id"])
-    sightings = _sightings(conn, item_id, audience)
+    sightings = item_sightings(conn, item_id, audience=audience)
     truths = []
     for term, negated in _leaves(flt.expr, False):
         evidence = _evidence(term, row, sightings)
@@ -109,33 +109,27 @@ def _leaves(expr: Expr | None, negated: bool) -> list[tuple[Term, bool]]:
     return [leaf for e in expr.operands for leaf in _leaves(e, negated)]
 
 
-def _sightings(conn: Connection, item_id: int, audience: Audience) -> list[dict[str, Any]]:
-    query = (
-        select(SIGHTING, SOURCE.c.url, SOURCE.c.title, SOURCE.c.feed_title, SOURCE.c.kind)
-        .join(SOURCE, SOURCE.c.id == SIGHTING.c.source_id)
-        .where(SIGHTING.c.item_id == item_id, *present(sighting_condition(audience)))
-        .order_by(SIGHTING.c.first_seen, SIGHTING.c.source_id)
-    )
-    return [dict(r) for r in conn.execute(query).mappings()]
+def _label(sighting: Sighted) -> str:
+    return f"{sighting.source.title} ({sighting.source.kind})"
 
 
-def _label(sighting: dict[str, Any]) -> str:
-    name = source_label(sighting["url"], sighting["title"], sighting["feed_title"])
-    return f"{name} ({sighting['kind']})"
-
-
-def _evidence(term: Term, item: Any, sightings: list[dict[str, Any]]) -> dict[str, Any]:
+def _evidence(term: Term, item: Any, sightings: Sequence[Sighted]) -> dict[str, Any]:
     kind, value = term.kind, term.value
     if kind == "tag":
-        given = [s for s in sightings if any(pair[0] == value for pair in s["tags"] or [])]
+        given = [s for s in sightings if value in s.tag_names]
         return {"tag": value, "sources": [_label(s) for s in given]}
     if kind == "source":
-        return {"sources": [_label(s) for s in sightings if value in (str(s["source_id"]), s["url"])]}
+        return {"sources": [_label(s) for s in sightings if value in (str(s.source.id), s.source.url)]}
     if kind == "user":
-        said = [s for s in sightings if s["user"] == value]
+        said = [s for s in sightings if s.source.user == value]
         return {
             "sightings": [
-                {"source": _label(s), "user": s["user"], "comment": s["comment"], "at": _iso(s["said_at"])}
+                {
+                    "source": _label(s),
+                    "user": s.source.user,
+                    "comment": s.source.comment,
+                    "at": _iso(s.said_at),
+                }
                 for s in said
             ]
         }

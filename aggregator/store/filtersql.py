@@ -24,7 +24,7 @@ from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..query import And, Bounds, Expr, Not, Or, Term, terms_of
 from ..views import PUBLIC, Audience
 from .audience import link_condition, present, said_condition, source_condition
-from .common import wrap_storage_errors
+from .common import MAX_SOURCE_ID, tag_ids, wrap_storage_errors
 from .textindex import (
     _escape_like,
     _has_fts,
@@ -39,7 +39,6 @@ ITEM_TAG = table_of(ItemTag)
 TAG = table_of(Tag)
 SIGHTING = table_of(Sighting)
 SOURCE = table_of(Source)
-MAX_SOURCE_ID = 2**31 - 1
 
 
 def hoist(flt: Filter) -> Filter:
@@ -110,7 +109,7 @@ class _Compiler:
         self.postgres = conn.dialect.name == "postgresql"
         self.fts = not self.postgres and _has_fts(conn)
         names = {str(t.value) for t in terms if t.kind == "tag"}
-        self.tags = _lookup_tags(conn, names)
+        self.tags = tag_ids(conn, names)
         refs = [str(t.value) for t in terms if t.kind == "source"]
         self.sources = _lookup_sources(conn, refs, audience)
 
@@ -171,13 +170,6 @@ def _within(column: ColumnElement[object], bounds: Bounds) -> ColumnElement[bool
     if bounds.high is not None:
         parts.append(column < bounds.high)
     return and_(*parts) if len(parts) > 1 else true()
-
-
-def _lookup_tags(conn: Connection, names: set[str]) -> dict[str, int]:
-    if not names:
-        return {}
-    rows = conn.execute(select(TAG.c.id, TAG.c.name).where(TAG.c.name.in_(names)))
-    return {str(name): int(tag_id) for tag_id, name in rows}
 
 
 def _lookup_sources(conn: Connection, refs: list[str], audience: Audience) -> dict[str, list[int]]:

@@ -56,7 +56,7 @@ def item_provenance(conn: Connection, item_id: int, audience: Audience = PUBLIC)
         return None
     (item,) = item_views(conn, [row], audience)
     owner = row["owner_source_id"]
-    sightings = _sightings(conn, item_id, owner, audience)
+    sightings = item_sightings(conn, item_id, owner, audience)
     return Provenance(
         item=item,
         owner_source_id=owner,
@@ -92,7 +92,12 @@ def field_origins(row: Mapping[Any, Any], sightings: Sequence[Sighted]) -> tuple
     return tuple(origins)
 
 
-def _sightings(conn: Connection, item_id: int, owner: int | None, audience: Audience) -> tuple[Sighted, ...]:
+@wrap_storage_errors()
+def item_sightings(
+    conn: Connection, item_id: int, owner: int | None = None, audience: Audience = PUBLIC
+) -> tuple[Sighted, ...]:
+    """What each source ``audience`` may see said about item ``item_id``, first seen first; ``owner``
+    names the source that owns its text."""
     query = (
         select(SIGHTING, SOURCE.c.url, SOURCE.c.title, SOURCE.c.feed_title, SOURCE.c.kind)
         .join(SOURCE, SOURCE.c.id == SIGHTING.c.source_id)

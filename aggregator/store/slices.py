@@ -24,7 +24,7 @@ from ..models import Item, ItemTag, Sighting, Source, Tag, table_of
 from ..paging import Cursor
 from ..views import PUBLIC, Audience, ItemView, SourceView, TagCount, is_poll_status
 from .audience import item_condition, link_condition, present, source_condition
-from .common import wrap_storage_errors
+from .common import MAX_SOURCE_ID, tag_ids, wrap_storage_errors
 from .filtersql import compile_query, hoist
 from .itemviews import item_views
 from .ordering import order_slice
@@ -36,7 +36,6 @@ ITEM_TAG = table_of(ItemTag)
 TAG = table_of(Tag)
 SIGHTING = table_of(Sighting)
 SOURCE = table_of(Source)
-MAX_SOURCE_ID = 2**31 - 1  # source.id is a 32-bit INTEGER on PostgreSQL: no larger id exists
 
 
 @wrap_storage_errors()
@@ -63,16 +62,14 @@ def slice_statement(
     flt = hoist(flt)
     if flt.is_empty_slice():
         return None
-    tag_ids = _tag_ids(conn, set(flt.tags) | set(flt.any_tags) | set(flt.not_tags))
-    if any(t not in tag_ids for t in flt.tags) or (
-        flt.any_tags and not any(t in tag_ids for t in flt.any_tags)
-    ):
+    known = tag_ids(conn, set(flt.tags) | set(flt.any_tags) | set(flt.not_tags))
+    if any(t not in known for t in flt.tags) or (flt.any_tags and not any(t in known for t in flt.any_tags)):
         return None
     source_ids = _source_ids(conn, flt.sources, audience)
     if flt.sources and not source_ids:
         return None
     if len(flt.tags) > 1:
-        flt = replace(flt, tags=rarest_first(conn, tag_ids, flt.tags, flt.limit))
+        flt = replace(flt, tags=rarest_first(conn, known, flt.tags, flt.limit))
     ranges = [r.condition() for r in ranges_of(flt)]
     if ranges and not (flt.tags or flt.any_tags) and conn.dialect.name == "sqlite":
         ranges = steer_sqlite(conn, ranges_of(flt), flt.limit)
@@ -81,7 +78,7 @@ def slice_statement(
         sqlite = conn.dialect.name == "sqlite"
         matches = steer_text_sqlite(conn, flt.q, flt.limit) if sqlite else trigram_predicate(flt.q)
     residual = compile_query(conn, flt.expr, audience, flt.limit) if flt.expr is not None else None
-    return _slice_query(flt, tag_ids, source_ids, after, ranges, matches, audience, residual)
+    return _slice_query(flt, known, source_ids, after, ranges, matches, audience, residual)
 
 
 def _slice_query(
@@ -176,12 +173,6 @@ def _has_tag(tag_ids: Sequence[int], audience: Audience) -> Any:
     link = ITEM_TAG.alias()
     public = link_condition(audience, link)
     return exists().where(link.c.item_id == ITEM.c.id, link.c.tag_id.in_(tag_ids), *present(public))
-
-
-def _tag_ids(conn: Connection, names: set[str]) -> dict[str, int]:
-    if not names:
-        return {}
-    return {n: int(i) for i, n in conn.execute(select(TAG.c.id, TAG.c.name).where(TAG.c.name.in_(names)))}
 
 
 def _source_ids(conn: Connection, refs: Sequence[str], audience: Audience) -> list[int]:
